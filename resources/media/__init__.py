@@ -1,0 +1,1 @@
+"""Media plumbing shared by every stage: the MediaStore, ffmpeg and the PyAV probe."""
