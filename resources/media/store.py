@@ -97,6 +97,13 @@ class MediaStore(ConfigurableResource):
                 return False
             raise
 
+    def exists_uri(self, uri: str) -> bool:
+        """True when the object behind `uri` (of this store) exists."""
+        try:
+            return self.exists(self._key_of(uri))
+        except MediaStoreError:
+            return False
+
     def local_path(self, uri: str) -> Path:
         """A local path holding the bytes of `uri` (downloaded to the cache for S3)."""
         key = self._key_of(uri)

@@ -1,0 +1,1 @@
+"""The pipeline as Dagster software-defined assets, one module per stage, in graph order."""

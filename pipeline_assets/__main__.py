@@ -1,0 +1,31 @@
+"""Command line: `python -m pipeline_assets demo [--source URL_OR_FILE] [--layout split_screen]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from resources.errors import PipelineError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline_assets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="turn one video (default: a generated sample) into a short")
+    demo.add_argument("--source", default="", help="video URL or local file")
+    demo.add_argument("--layout", default="", choices=["", "avatar_over_blur", "split_screen"])
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from pipeline_assets.demo import run_demo
+
+        try:
+            path = run_demo(args.source or None, layout=args.layout)
+        except PipelineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

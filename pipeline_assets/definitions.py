@@ -1,0 +1,73 @@
+"""The code location: one explicit Definitions assembling assets, jobs, sensors and resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import Definitions
+
+from pipeline_assets.avatar import avatar_video
+from pipeline_assets.ingest import source_video
+from pipeline_assets.jobs import short_pipeline_job
+from pipeline_assets.publish import post_assets, publisher_key
+from pipeline_assets.render import short_video
+from pipeline_assets.rewrite import script
+from pipeline_assets.settings import PipelineSettings
+from pipeline_assets.transcribe import transcript
+from pipeline_assets.voice import voiceover
+from resources.avatar import AvatarRenderer
+from resources.ingest import Downloader
+from resources.io_manager import JsonRecordIOManager
+from resources.media.store import MediaStore
+from resources.publish import PLATFORMS, Publisher
+from resources.render import Renderer
+from resources.rewrite import Rewriter
+from resources.transcribe import Transcriber
+from resources.voice import Speaker
+from sensors.folder_watch_sensor import folder_watch_sensor
+
+
+def build_resources(settings: PipelineSettings) -> dict[str, Any]:
+    """Every resource the assets need, configured from `settings`."""
+    data = settings.data_path
+    media_store = MediaStore(
+        backend=settings.media_backend,
+        root=str(data / "media"),
+        bucket=settings.s3_bucket,
+        prefix=settings.s3_prefix,
+        endpoint_url=settings.s3_endpoint_url,
+    )
+    resources: dict[str, Any] = {
+        "media_store": media_store,
+        "io_manager": JsonRecordIOManager(media_store=media_store),
+        "downloader": Downloader(
+            max_duration_s=settings.max_source_duration_s, allow_private_networks=settings.allow_private_networks
+        ),
+        "transcriber": Transcriber(model=settings.whisper_model),
+        "rewriter": Rewriter(),
+        "speaker": Speaker(provider=settings.voice_provider, voice_model=settings.piper_voice),
+        "avatar_renderer": AvatarRenderer(),
+        "renderer": Renderer(layout=settings.layout, watermark_text=settings.watermark_text),
+    }
+    for platform in PLATFORMS:
+        resources[publisher_key(platform)] = Publisher(
+            platform=platform,
+            outbox_dir=str(data / "outbox"),
+            ledger_path=str(data / "publish_ledger.sqlite3"),
+            dry_run=settings.publish_dry_run,
+        )
+    return resources
+
+
+def build_definitions(settings: PipelineSettings | None = None) -> Definitions:
+    """The Definitions for `settings` (default: from SHORTS_* environment variables)."""
+    settings = settings or PipelineSettings.from_env()
+    return Definitions(
+        assets=[source_video, transcript, script, voiceover, avatar_video, short_video, *post_assets],
+        jobs=[short_pipeline_job],
+        sensors=[folder_watch_sensor],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions()

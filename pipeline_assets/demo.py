@@ -1,0 +1,74 @@
+"""`make demo`: register a source, run the whole chain through Dagster, print the finished short's path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from pipeline_assets.partitions import source_videos
+from pipeline_assets.sample_source import make_sample_source
+from pipeline_assets.settings import PROJECT_ROOT, PipelineSettings
+from pipeline_assets.source_registry import register_source
+from resources.errors import PipelineError
+from resources.ingest.downloader import is_url
+from resources.partition_keys import key_for_source, validate_partition_key
+from resources.records import ShortVideo, SourceRequest
+
+STAGES = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
+
+
+def ensure_dagster_home() -> Path:
+    """Use $DAGSTER_HOME, or the project's `.dagster_home` seeded with the project's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def run_demo(source: str | None, *, layout: str = "") -> Path:
+    """Run every asset for `source` (default: a generated sample) and return the finished short's local path."""
+    ensure_dagster_home()
+    from pipeline_assets.definitions import build_definitions
+
+    settings = PipelineSettings.from_env()
+    if not source:
+        sample = settings.data_path / "samples" / "sample_source.mp4"
+        if not sample.exists():
+            print(f"making a sample source video with speech: {sample}", flush=True)
+            make_sample_source(sample)
+        source = str(sample)
+    elif not is_url(source):
+        path = Path(source).expanduser().resolve()
+        if not path.is_file():
+            raise PipelineError(f"SOURCE={source} is not a file; give a video file path or an http(s) URL")
+        source = str(path)
+    key = validate_partition_key(key_for_source(source))
+    defs = build_definitions(settings)
+    resources = defs.resources or {}
+    register_source(resources["media_store"], SourceRequest(partition_key=key, source=source, reason="make demo"))
+    instance = DagsterInstance.get()
+    instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
+    print(f"partition {key}: running the whole chain (UI: make dev)", flush=True)
+    run_config = {"ops": {"short_video": {"config": {"layout": layout}}}} if layout else None
+    result = defs.resolve_job_def("short_pipeline_job").execute_in_process(
+        instance=instance, partition_key=key, raise_on_error=False, run_config=run_config
+    )
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE" and event.step_key:
+            print(f"FAILED {event.step_key}: {event.message}", file=sys.stderr)
+    if not result.success:
+        raise PipelineError(f"the run for {key} failed (run id {result.run_id}); see the errors above or make dev")
+    for event in result.get_asset_materialization_events():
+        mat = event.asset_materialization
+        if mat is not None:
+            elapsed = mat.metadata.get("elapsed_s")
+            print(f"  {mat.asset_key.to_user_string():<16} {getattr(elapsed, 'value', elapsed)} s")
+    short = result.output_for_node("short_video")
+    assert isinstance(short, ShortVideo)
+    return resources["media_store"].local_path(short.uri).resolve()

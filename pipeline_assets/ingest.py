@@ -1,0 +1,105 @@
+"""Stage 1, ingest: `source_video`, the downloaded source and its probed facts."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+from pydantic import Field
+
+from pipeline_assets.partitions import source_videos
+from pipeline_assets.source_registry import lookup_source
+from pipeline_assets.stage_runtime import (
+    STAGE_RETRY_POLICY,
+    Stopwatch,
+    fingerprint,
+    load_cached,
+    media_metadata,
+    save_cached,
+    stage_failures,
+    stage_prefix,
+)
+from resources.errors import InputRejected
+from resources.ingest import Downloader
+from resources.media.probe import probe
+from resources.media.store import MediaStore, file_sha256
+from resources.partition_keys import validate_partition_key
+from resources.records import SourceVideo
+
+
+class SourceVideoConfig(Config):
+    """Launch-time override; normally the source registered with the partition is used."""
+
+    source: str = Field(default="", description="URL or local file; empty = the partition's registered source.")
+
+
+@asset(
+    partitions_def=source_videos,
+    group_name="pipeline",
+    kinds={"python"},
+    retry_policy=STAGE_RETRY_POLICY,
+    pool="download",
+    description="The source video, fetched with yt-dlp (or copied from a local file) and probed with PyAV.",
+)
+def source_video(
+    context: AssetExecutionContext, config: SourceVideoConfig, media_store: MediaStore, downloader: Downloader
+) -> Iterator[Output[SourceVideo]]:
+    clock = Stopwatch()
+    with stage_failures(context):
+        key = validate_partition_key(context.partition_key)
+        source = config.source
+        reason = ""
+        if not source:
+            request = lookup_source(media_store, key)
+            if request is None:
+                raise InputRejected(
+                    "no source is registered for this partition; launch with config "
+                    "`source: <url or file>` or add it with `make demo SOURCE=...`"
+                )
+            source, reason = request.source, request.reason
+        prefix = stage_prefix(key, "source_video", fingerprint(source))
+        cached = load_cached(media_store, prefix, SourceVideo)
+        if cached is not None and media_store.exists_uri(cached.uri):
+            yield Output(cached, metadata={**_metadata(cached, reason), "cached": True, "elapsed_s": clock.seconds})
+            return
+        workdir = media_store.scratch_dir(f"source-{key}")
+        try:
+            fetched = downloader.fetch(source, workdir)
+            facts = probe(fetched.path)
+            if not facts.has_video:
+                raise InputRejected(f"{fetched.path.name} has no video stream; provide a video, not audio only")
+            if facts.duration_s > downloader.max_duration_s:
+                raise InputRejected(
+                    f"the source is {facts.duration_s:.0f} s long, over the {downloader.max_duration_s:.0f} s limit; "
+                    "trim it or raise max_duration_s on the downloader"
+                )
+            suffix = fetched.path.suffix.lower() or ".mp4"
+            uri = media_store.put_file(fetched.path, f"{prefix}/source{suffix}")
+            record = SourceVideo(
+                partition_key=key,
+                source=source,
+                uri=uri,
+                title=fetched.title,
+                uploader=fetched.uploader,
+                webpage_url=fetched.webpage_url,
+                sha256=file_sha256(fetched.path),
+                facts=facts,
+                provider=f"{downloader.provider}:{fetched.extractor}",
+            )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        save_cached(media_store, prefix, record)
+    yield Output(record, metadata={**_metadata(record, reason), "cached": False, "elapsed_s": clock.seconds})
+
+
+def _metadata(record: SourceVideo, reason: str) -> dict[str, object]:
+    meta: dict[str, object] = {
+        **media_metadata(record.facts, record.uri),
+        "source": MetadataValue.url(record.source) if "://" in record.source else record.source,
+        "title": record.title,
+        "provider": record.provider,
+    }
+    if reason:
+        meta["chosen because"] = reason
+    return meta

@@ -1,0 +1,76 @@
+"""Stage 7, publish: one `<platform>_post` asset per platform, so one failed platform is one red partition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output, asset
+
+from pipeline_assets.partitions import source_videos
+from pipeline_assets.stage_runtime import STAGE_RETRY_POLICY, Stopwatch, stage_failures
+from resources.media.store import MediaStore
+from resources.publish import PLATFORMS, Publisher
+from resources.publish.captions import compose_caption
+from resources.publish.publisher import PostRequest
+from resources.records import Post, Script, ShortVideo, SourceVideo
+
+
+def publisher_key(platform: str) -> str:
+    """Resource key of a platform's publisher, e.g. `youtube_publisher`."""
+    return f"{platform}_publisher"
+
+
+def build_post_asset(platform: str) -> AssetsDefinition:
+    """The `<platform>_post` asset: publish the short once, record the post in the ledger."""
+
+    @asset(
+        name=f"{platform}_post",
+        partitions_def=source_videos,
+        group_name="publish",
+        kinds={"python"},
+        ins={
+            "short_video": AssetIn("short_video"),
+            "script": AssetIn("script"),
+            "source_video": AssetIn("source_video"),
+        },
+        required_resource_keys={publisher_key(platform), "media_store"},
+        retry_policy=STAGE_RETRY_POLICY,
+        pool=f"{platform}_api",
+        description=f"The short published on {platform} (or its local outbox entry); never posted twice.",
+    )
+    def _post(
+        context: AssetExecutionContext, short_video: ShortVideo, script: Script, source_video: SourceVideo
+    ) -> Iterator[Output[Post]]:
+        clock = Stopwatch()
+        publisher: Publisher = getattr(context.resources, publisher_key(platform))
+        store: MediaStore = context.resources.media_store
+        with stage_failures(context):
+            request = PostRequest(
+                platform=platform,
+                partition_key=context.partition_key,
+                video_path=store.local_path(short_video.uri),
+                media_uri=short_video.uri,
+                caption=compose_caption(platform, script, credit=source_video.uploader or source_video.webpage_url),
+                source_url=source_video.webpage_url,
+            )
+            outcome = publisher.publish(request)
+        post = outcome.post
+        if outcome.already_published:
+            context.log.info(f"{platform}_post[{context.partition_key}]: already published as {post.remote_id}")
+        meta: dict[str, Any] = {
+            "status": post.status,
+            "remote_id": post.remote_id,
+            "post_url": MetadataValue.url(post.url) if post.url else "",
+            "already_published": outcome.already_published,
+            "provider": post.provider,
+            "size_mb": round(short_video.facts.size_bytes / 1_048_576, 2),
+            "caption": MetadataValue.md(post.caption),
+            "elapsed_s": clock.seconds,
+        }
+        yield Output(post, metadata=meta)
+
+    return _post
+
+
+post_assets: list[AssetsDefinition] = [build_post_asset(platform) for platform in PLATFORMS]

@@ -1,0 +1,149 @@
+"""Stage 6, render: `short_video`, the finished 1080x1920 short, in one ffmpeg pass."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    Config,
+    Output,
+    asset,
+)
+from pydantic import Field
+
+from pipeline_assets.partitions import source_videos
+from pipeline_assets.stage_runtime import (
+    STAGE_RETRY_POLICY,
+    Stopwatch,
+    fingerprint,
+    load_cached,
+    media_metadata,
+    save_cached,
+    stage_failures,
+    stage_prefix,
+)
+from resources.media.probe import probe
+from resources.media.store import MediaStore
+from resources.records import AvatarVideo, ShortVideo, SourceVideo, Voiceover
+from resources.render import Renderer
+from resources.render.renderer import measure_lufs
+
+SHORT_WIDTH, SHORT_HEIGHT = 1080, 1920
+MAX_SHORT_S = 180.0  # YouTube Shorts' upper limit
+LOUDNESS_TOLERANCE_LU = 2.0
+DURATION_TOLERANCE_S = 0.5
+
+
+class ShortVideoConfig(Config):
+    """Launch-time choices for one render."""
+
+    layout: Literal["", "avatar_over_blur", "split_screen"] = Field(
+        default="", description="Empty = the renderer's configured layout."
+    )
+
+
+@asset(
+    partitions_def=source_videos,
+    group_name="pipeline",
+    kinds={"python"},
+    retry_policy=STAGE_RETRY_POLICY,
+    pool="render",
+    check_specs=[
+        AssetCheckSpec(
+            "short_video_quality",
+            asset="short_video",
+            blocking=True,
+            description="1080x1920 H.264 + AAC, duration of the voiceover, loudness near the target.",
+        )
+    ],
+    description="The finished short: 9:16, burned word-timed subtitles, branding, ducked bed, loudness-normalised.",
+)
+def short_video(
+    context: AssetExecutionContext,
+    config: ShortVideoConfig,
+    source_video: SourceVideo,
+    voiceover: Voiceover,
+    avatar_video: AvatarVideo,
+    media_store: MediaStore,
+    renderer: Renderer,
+) -> Iterator[Output[ShortVideo] | AssetCheckResult]:
+    clock = Stopwatch()
+    layout = config.layout or renderer.layout
+    cached_flag = True
+    with stage_failures(context):
+        prefix = stage_prefix(
+            context.partition_key,
+            "short_video",
+            fingerprint(source_video.sha256, voiceover, avatar_video.uri, renderer.model_dump(), layout),
+        )
+        record = load_cached(media_store, prefix, ShortVideo)
+        if record is None or not media_store.exists_uri(record.uri):
+            cached_flag = False
+            workdir = media_store.scratch_dir(f"render-{context.partition_key}")
+            try:
+                out, subs = workdir / "short.mp4", workdir / "subtitles.ass"
+                renderer.render(
+                    source_path=media_store.local_path(source_video.uri),
+                    avatar_path=media_store.local_path(avatar_video.uri),
+                    voice_path=media_store.local_path(voiceover.uri),
+                    cues=voiceover.cues,
+                    duration_s=voiceover.duration_s,
+                    out_path=out,
+                    subtitles_path=subs,
+                    layout=layout,
+                )
+                record = ShortVideo(
+                    uri=media_store.put_file(out, f"{prefix}/short.mp4"),
+                    subtitles_uri=media_store.put_file(subs, f"{prefix}/subtitles.ass"),
+                    facts=probe(out),
+                    layout=layout,
+                    integrated_lufs=round(measure_lufs(out), 2),
+                )
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            save_cached(media_store, prefix, record)
+    meta = {**media_metadata(record.facts, record.uri), "layout": record.layout, "lufs": record.integrated_lufs}
+    yield Output(record, metadata={**meta, "cached": cached_flag, "elapsed_s": clock.seconds})
+    yield quality_check(record, expected_duration_s=voiceover.duration_s, target_lufs=renderer.target_lufs)
+
+
+def quality_problems(record: ShortVideo, *, expected_duration_s: float, target_lufs: float) -> list[str]:
+    """Everything wrong with a finished short, in words; empty when it is good to publish."""
+    facts = record.facts
+    problems: list[str] = []
+    if (facts.width, facts.height) != (SHORT_WIDTH, SHORT_HEIGHT):
+        problems.append(f"resolution {facts.width}x{facts.height}, expected {SHORT_WIDTH}x{SHORT_HEIGHT}")
+    if facts.video_codec != "h264":
+        problems.append(f"video codec {facts.video_codec}, expected h264")
+    if facts.audio_codec != "aac":
+        problems.append(f"audio {facts.audio_codec or 'missing'}, expected aac")
+    if abs(facts.duration_s - expected_duration_s) > DURATION_TOLERANCE_S:
+        problems.append(f"duration {facts.duration_s:.2f}s, voiceover is {expected_duration_s:.2f}s")
+    if facts.duration_s > MAX_SHORT_S:
+        problems.append(f"duration {facts.duration_s:.0f}s exceeds the {MAX_SHORT_S:.0f}s Shorts limit")
+    if record.integrated_lufs is None or abs(record.integrated_lufs - target_lufs) > LOUDNESS_TOLERANCE_LU:
+        problems.append(f"loudness {record.integrated_lufs} LUFS, target {target_lufs}±{LOUDNESS_TOLERANCE_LU}")
+    return problems
+
+
+def quality_check(record: ShortVideo, *, expected_duration_s: float, target_lufs: float) -> AssetCheckResult:
+    problems = quality_problems(record, expected_duration_s=expected_duration_s, target_lufs=target_lufs)
+    metadata: dict[str, Any] = {
+        "resolution": f"{record.facts.width}x{record.facts.height}",
+        "duration_s": record.facts.duration_s,
+        "lufs": record.integrated_lufs,
+        "problems": "; ".join(problems) or "none",
+    }
+    return AssetCheckResult(
+        check_name="short_video_quality",
+        passed=not problems,
+        severity=AssetCheckSeverity.ERROR,
+        metadata=metadata,
+        description="; ".join(problems) or None,
+    )

@@ -1,0 +1,105 @@
+"""Stage 3, rewrite: `script`, an original narration plus the publishing texts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from pipeline_assets.partitions import source_videos
+from pipeline_assets.stage_runtime import (
+    STAGE_RETRY_POLICY,
+    Stopwatch,
+    fingerprint,
+    load_cached,
+    save_cached,
+    stage_failures,
+    stage_prefix,
+)
+from resources.media.store import MediaStore
+from resources.records import Script, SourceVideo, Transcript
+from resources.rewrite import Rewriter
+from resources.rewrite.originality import similarity
+
+SCRIPT_CHECKS = [
+    AssetCheckSpec("script_has_narration", asset="script", blocking=True, description="Hook and body present."),
+    AssetCheckSpec(
+        "script_is_original",
+        asset="script",
+        blocking=True,
+        description="The script's word 3-grams are mostly not copied from the transcript.",
+    ),
+]
+
+
+@asset(
+    partitions_def=source_videos,
+    group_name="pipeline",
+    kinds={"python"},
+    retry_policy=STAGE_RETRY_POLICY,
+    pool="llm",
+    check_specs=SCRIPT_CHECKS,
+    description="An original short script (hook, body, call to action, title, description, hashtags).",
+)
+def script(
+    context: AssetExecutionContext,
+    transcript: Transcript,
+    source_video: SourceVideo,
+    media_store: MediaStore,
+    rewriter: Rewriter,
+) -> Iterator[Output[Script] | AssetCheckResult]:
+    clock = Stopwatch()
+    cached_flag = True
+    with stage_failures(context):
+        prefix = stage_prefix(
+            context.partition_key, "script", fingerprint(transcript, source_video.title, rewriter.model_dump())
+        )
+        record = load_cached(media_store, prefix, Script)
+        if record is None:
+            cached_flag = False
+            record = rewriter.rewrite(transcript, source_title=source_video.title, source_uploader=source_video.uploader)
+            save_cached(media_store, prefix, record)
+    score = similarity(record.text, transcript.text)
+    yield Output(record, metadata={**_metadata(record, score), "cached": cached_flag, "elapsed_s": clock.seconds})
+    yield from script_check_results(record, score, rewriter.max_similarity)
+
+
+def script_check_results(record: Script, score: float, max_similarity: float) -> Iterator[AssetCheckResult]:
+    """The two blocking checks on a script: it has narration, and it is not a copy of the transcript."""
+    yield AssetCheckResult(
+        check_name="script_has_narration",
+        passed=bool(record.hook.strip()) and any(line.strip() for line in record.body),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"lines": len(record.lines), "word_count": record.word_count},
+    )
+    yield AssetCheckResult(
+        check_name="script_is_original",
+        passed=score < max_similarity,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"trigram_containment": round(score, 3), "threshold": max_similarity},
+        description=None if score < max_similarity else "the script copies too much of the transcript",
+    )
+
+
+def _metadata(record: Script, score: float) -> dict[str, Any]:
+    body = "\n".join(f"- {line}" for line in record.body)
+    preview = (
+        f"**{record.title}**\n\n*Hook:* {record.hook}\n\n{body}\n\n*CTA:* {record.call_to_action}\n\n"
+        f"{' '.join('#' + tag for tag in record.hashtags)}"
+    )
+    return {
+        "word_count": record.word_count,
+        "lines": len(record.lines),
+        "similarity_to_source": round(score, 3),
+        "provider": f"{record.provider} ({record.model})" if record.model else record.provider,
+        "preview": MetadataValue.md(preview),
+    }

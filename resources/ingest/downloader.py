@@ -1,0 +1,128 @@
+"""The Downloader resource: yt-dlp for URLs, a plain copy for local files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+from dagster import ConfigurableResource
+from pydantic import BaseModel, Field
+
+from resources.errors import InputRejected, RetryableError
+from resources.ingest.url_safety import check_remote_url
+from resources.media.ffmpeg import ffmpeg_exe
+
+_URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".flv", ".ts", ".mpg", ".mpeg"})
+
+
+class FetchedVideo(BaseModel):
+    """A source video fetched into a scratch folder."""
+
+    path: Path
+    title: str = ""
+    uploader: str = ""
+    webpage_url: str = ""
+    extractor: str
+
+
+def is_url(source: str) -> bool:
+    return bool(_URL_RE.match(source))
+
+
+class Downloader(ConfigurableResource):
+    """Fetches source videos. `provider=yt-dlp` handles every site yt-dlp supports plus local files."""
+
+    provider: Literal["yt-dlp"] = "yt-dlp"
+    max_duration_s: float = Field(default=600.0, description="Longer sources are refused before download.")
+    max_filesize_mb: int = Field(default=500, description="Larger downloads are refused.")
+    allow_private_networks: bool = Field(
+        default=False, description="Allow URLs on loopback/private addresses (only for trusted local sources)."
+    )
+    socket_timeout_s: float = 30.0
+    cookies_file: str = Field(default="", description="Netscape cookies file for sites that need a login.")
+
+    def fetch(self, source: str, workdir: Path) -> FetchedVideo:
+        """Fetch `source` (URL or local path) into `workdir`."""
+        if is_url(source):
+            return self._download(source, workdir)
+        return self._copy_local(source, workdir)
+
+    def _copy_local(self, source: str, workdir: Path) -> FetchedVideo:
+        path = Path(source).expanduser()
+        if not path.is_absolute():
+            path = path.resolve()
+        if not path.is_file():
+            raise InputRejected(f"local source {str(path)!r} does not exist or is not a file")
+        if path.stat().st_size == 0:
+            raise InputRejected(f"local source {path.name!r} is empty (0 bytes); provide a real video file")
+        target = workdir / f"source{path.suffix.lower() or '.mp4'}"
+        shutil.copyfile(path, target)
+        return FetchedVideo(path=target, title=path.stem, webpage_url=path.as_uri(), extractor="file")
+
+    def _download(self, url: str, workdir: Path) -> FetchedVideo:
+        import yt_dlp
+        from yt_dlp.utils import DownloadError
+
+        check_remote_url(url, allow_private_networks=self.allow_private_networks)
+        options: dict[str, Any] = {
+            "outtmpl": str(workdir / "source.%(ext)s"),
+            "format": "bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b",
+            "merge_output_format": "mp4",
+            "noplaylist": True,
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "socket_timeout": self.socket_timeout_s,
+            "retries": 3,
+            "max_filesize": self.max_filesize_mb * 1024 * 1024,
+            "ffmpeg_location": ffmpeg_exe(),
+            "match_filter": self._duration_filter,
+            "restrictfilenames": True,
+        }
+        if self.cookies_file:
+            options["cookiefile"] = self.cookies_file
+        try:
+            with yt_dlp.YoutubeDL(options) as ydl:
+                info = ydl.extract_info(url, download=True)
+        except DownloadError as exc:
+            raise _classify(url, str(exc)) from exc
+        if info is None:
+            raise InputRejected(f"yt-dlp found no video at {url}; is it a video page?")
+        if info.get("_type") == "playlist":
+            raise InputRejected(f"{url} is a playlist or profile; give the URL of one video")
+        files = [p for p in workdir.iterdir() if p.name.startswith("source.") and p.suffix != ".part"]
+        if not files:
+            raise InputRejected(
+                f"yt-dlp did not download {url}: it may exceed {self.max_filesize_mb} MB or "
+                f"{self.max_duration_s:.0f} s; raise the downloader limits if intended"
+            )
+        return FetchedVideo(
+            path=max(files, key=lambda p: p.stat().st_size),
+            title=str(info.get("title") or ""),
+            uploader=str(info.get("uploader") or info.get("channel") or ""),
+            webpage_url=str(info.get("webpage_url") or url),
+            extractor=str(info.get("extractor_key") or "generic").lower(),
+        )
+
+    def _duration_filter(self, info: dict[str, Any], *, incomplete: bool = False) -> str | None:
+        duration = info.get("duration")
+        if duration and float(duration) > self.max_duration_s:
+            return f"too long ({float(duration):.0f} s > {self.max_duration_s:.0f} s)"
+        return None
+
+
+def _classify(url: str, message: str) -> Exception:
+    """Turn a yt-dlp error into a permanent or retryable failure with a hint."""
+    text = message.removeprefix("ERROR: ")
+    lowered = text.lower()
+    if "unsupported url" in lowered:
+        return InputRejected(f"yt-dlp does not support {url}; give a video URL (TikTok, YouTube, ...) or a file")
+    if "too long" in lowered:
+        return InputRejected(f"{url} was refused: {text}; raise max_duration_s on the downloader if intended")
+    permanent = ("private", "removed", "not available", "unavailable", "login", "404", "403", "copyright")
+    if any(word in lowered for word in permanent):
+        return InputRejected(f"{url} cannot be downloaded: {text}")
+    return RetryableError(f"download of {url} failed: {text}")

@@ -1,0 +1,5 @@
+"""Transcribe: speech of the source video with word timestamps."""
+
+from resources.transcribe.transcriber import Transcriber
+
+__all__ = ["Transcriber"]

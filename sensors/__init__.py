@@ -1,0 +1,1 @@
+"""Sensors: what starts the pipeline by itself."""
