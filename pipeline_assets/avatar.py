@@ -1,6 +1,5 @@
 """Stage 5, avatar: `avatar_video`, the presenter speaking the voiceover."""
 
-from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator

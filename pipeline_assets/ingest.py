@@ -1,6 +1,5 @@
 """Stage 1, ingest: `source_video`, the downloaded source and its probed facts."""
 
-from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator

@@ -1,6 +1,5 @@
 """Stage 7, publish: one `<platform>_post` asset per platform, so one failed platform is one red partition."""
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any

@@ -1,6 +1,5 @@
 """Stage 6, render: `short_video`, the finished 1080x1920 short, in one ffmpeg pass."""
 
-from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator

@@ -1,6 +1,5 @@
 """Stage 3, rewrite: `script`, an original narration plus the publishing texts."""
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any

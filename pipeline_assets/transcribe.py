@@ -1,6 +1,5 @@
 """Stage 2, transcribe: `transcript`, the source's speech with word timestamps."""
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any

@@ -1,8 +1,6 @@
 """Persist asset values (pydantic records) as JSON in the MediaStore. Media never goes through pickle."""
 
-from __future__ import annotations
-
-from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import BaseModel
 
 from resources.errors import PipelineError
@@ -12,7 +10,7 @@ from resources.media.store import MediaStore
 class JsonRecordIOManager(ConfigurableIOManager):
     """Stores each record at `records/<asset>/<partition>.json`, readable by people and tools alike."""
 
-    media_store: ResourceDependency[MediaStore]
+    media_store: MediaStore
 
     def _key(self, context: InputContext | OutputContext) -> str:
         asset = "/".join(context.asset_key.path)

@@ -1,6 +1,5 @@
 """Watch a local folder: every new video file becomes a partition and a run of the whole chain."""
 
-from __future__ import annotations
 
 import json
 import os

@@ -1,7 +1,5 @@
 """The Downloader resource: yt-dlp for URLs, a plain copy for local files."""
 
-from __future__ import annotations
-
 import re
 import shutil
 from pathlib import Path

@@ -1,7 +1,5 @@
 """MediaStore: where every media file and stage record lives. A local folder by default, S3 in production."""
 
-from __future__ import annotations
-
 import hashlib
 import shutil
 import tempfile

@@ -1,7 +1,5 @@
 """The Publisher resource (one per platform). `provider=outbox` writes the post to a local folder."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 import shutil

@@ -1,7 +1,5 @@
 """The Transcriber resource: one interface, engines selected by `provider`."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Literal, Protocol
 

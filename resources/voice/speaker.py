@@ -1,7 +1,5 @@
 """The Speaker resource: narrates script lines cue by cue and times every word from sample counts."""
 
-from __future__ import annotations
-
 import wave
 from pathlib import Path
 from typing import Literal, Protocol

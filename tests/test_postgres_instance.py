@@ -1,0 +1,85 @@
+"""The production storage: runs and materializations on the real PostgreSQL server (dagster-postgres)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, instance_for_test, materialize
+
+from pipeline_assets.ingest import source_video
+from pipeline_assets.partitions import source_videos
+from pipeline_assets.source_registry import register_source
+from pipeline_assets.transcribe import transcript
+from resources.ingest import Downloader
+from resources.io_manager import JsonRecordIOManager
+from resources.media.store import MediaStore
+from resources.records import SourceRequest
+from resources.transcribe import Transcriber
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[str]:
+    """A fresh database on the local server, dropped afterwards."""
+    name = f"shorts_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(**PG)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def postgres_overrides(db_name: str) -> dict[str, object]:
+    return {
+        "storage": {
+            "postgres": {
+                "postgres_db": {"username": "postgres", "password": "", "hostname": "127.0.0.1", "db_name": db_name, "port": 5432}
+            }
+        }
+    }
+
+
+def test_runs_and_materializations_persist_in_postgres(postgres_db: str, tmp_path: Path, sample_video: Path) -> None:
+    store = MediaStore(root=str(tmp_path / "media"))
+    key = "file-pgtest"
+    register_source(store, SourceRequest(partition_key=key, source=str(sample_video)))
+    with instance_for_test(overrides=postgres_overrides(postgres_db)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
+        result = materialize(
+            [source_video, transcript],
+            partition_key=key,
+            instance=instance,
+            resources={
+                "media_store": store,
+                "io_manager": JsonRecordIOManager(media_store=store),
+                "downloader": Downloader(),
+                "transcriber": Transcriber(),
+            },
+        )
+        run_id = result.run_id
+    # A second instance on the same database sees everything: nothing lived in process memory.
+    with instance_for_test(overrides=postgres_overrides(postgres_db)) as reopened:
+        assert isinstance(reopened, DagsterInstance)
+        run = reopened.get_run_by_id(run_id)
+        assert run is not None and run.status == DagsterRunStatus.SUCCESS
+        assert reopened.get_dynamic_partitions("source_videos") == [key]
+        event = reopened.get_latest_materialization_event(AssetKey("transcript"))
+        assert event is not None and event.asset_materialization is not None
+        assert event.asset_materialization.partition == key
+        assert event.asset_materialization.metadata["word_count"].value > 10
+    with psycopg2.connect(**{**PG, "dbname": postgres_db}) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM runs WHERE run_id = %s", (run_id,))
+        assert cursor.fetchone() == (1,)
