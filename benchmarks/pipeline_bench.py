@@ -1,0 +1,56 @@
+"""Per-stage seconds of the demo: the whole chain on the offline engines, fresh data folder, one run.
+
+Run: .venv/bin/python -m benchmarks.pipeline_bench
+Prints `stage_<asset>_seconds` for each stage, `stage_total_seconds`, and the short's `short_duration_seconds`
+(so the cost per second of finished video can be read off).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from pipeline_assets.definitions import build_definitions
+from pipeline_assets.partitions import source_videos
+from pipeline_assets.sample_source import make_sample_source
+from pipeline_assets.settings import PipelineSettings
+from pipeline_assets.source_registry import register_source
+from resources.partition_keys import key_for_file
+from resources.records import ShortVideo, SourceRequest
+
+STAGES = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = PipelineSettings(data_dir=str(Path(tmp) / "data"))
+        sample = make_sample_source(Path(tmp) / "sample.mp4")
+        key = key_for_file(sample)
+        defs = build_definitions(settings)
+        resources = defs.resources or {}
+        register_source(resources["media_store"], SourceRequest(partition_key=key, source=str(sample)))
+        instance = DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
+        started = time.perf_counter()
+        result = defs.resolve_job_def("short_pipeline_job").execute_in_process(instance=instance, partition_key=key)
+        total = time.perf_counter() - started
+        elapsed: dict[str, float] = {}
+        for event in result.get_asset_materialization_events():
+            mat = event.asset_materialization
+            if mat is not None and "elapsed_s" in mat.metadata:
+                elapsed[mat.asset_key.to_user_string()] = float(mat.metadata["elapsed_s"].value)  # type: ignore[arg-type]
+        short = result.output_for_node("short_video")
+        assert isinstance(short, ShortVideo)
+    for stage in STAGES:
+        print(f"stage_{stage}_seconds: {elapsed.get(stage, 0.0):.2f}")
+    publish = sum(value for name, value in elapsed.items() if name.endswith("_post"))
+    print(f"stage_publish_all_seconds: {publish:.2f}")
+    print(f"stage_total_seconds: {total:.2f}")
+    print(f"short_duration_seconds: {short.facts.duration_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()

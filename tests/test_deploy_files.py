@@ -1,0 +1,56 @@
+"""The Dockerfile and instance files, checked statically (no Docker engine here); built only where one runs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dockerfile_installs_the_locked_deps_and_copies_every_package() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "uv sync --frozen" in text and "COPY pyproject.toml uv.lock" in text
+    for package in ["pipeline_assets", "resources", "sensors"]:
+        assert f"COPY {package} ./{package}" in text
+    assert "apt-get install" in text and " ffmpeg " in text
+    assert "pipeline_assets.definitions" in text
+    assert "dagster.yaml" in text
+
+
+def test_workspace_points_at_the_definitions_module() -> None:
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    module = workspace["load_from"][0]["python_module"]
+    assert module["module_name"] == "pipeline_assets.definitions" and module["attribute"] == "defs"
+
+
+def test_local_dagster_yaml_is_valid_instance_config(tmp_path: Path) -> None:
+    from dagster import DagsterInstance
+
+    shutil.copyfile(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    instance = DagsterInstance.from_config(str(tmp_path))
+    assert instance.get_concurrency_config().pool_config.default_pool_limit == 2
+
+
+def test_pyproject_points_dg_at_the_definitions() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert config["tool"]["dg"]["project"]["code_location_target_module"] == "pipeline_assets.definitions"
+
+
+@pytest.mark.skipif(
+    shutil.which("docker") is None
+    or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0,
+    reason="no Docker engine on this machine",
+)
+def test_image_builds_and_loads_the_definitions() -> None:
+    subprocess.run(["docker", "build", "-t", "viral-shorts:test", str(ROOT)], check=True, timeout=3000)
+    subprocess.run(
+        ["docker", "run", "--rm", "viral-shorts:test", "dagster", "definitions", "validate", "-m", "pipeline_assets.definitions"],
+        check=True, timeout=600,
+    )  # fmt: skip

@@ -1,0 +1,49 @@
+"""folder_watch_sensor: one SensorResult with add-partition requests, run requests and a cursor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
+
+from resources.media.store import MediaStore
+from resources.partition_keys import key_for_file
+from sensors.folder_watch_sensor import folder_watch_sensor
+
+
+def tick(instance: DagsterInstance, store: MediaStore, cursor: str | None) -> SensorResult | SkipReason:
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"media_store": store})
+    result = folder_watch_sensor(context)
+    assert isinstance(result, SensorResult | SkipReason)
+    return result
+
+
+def test_new_file_becomes_a_partition_and_one_run_then_is_not_seen_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    video = inbox / "clip.mp4"
+    video.write_bytes(b"not really a video but a file")
+    (inbox / "notes.txt").write_text("ignored")
+    monkeypatch.setenv("SHORTS_WATCH_DIR", str(inbox))
+    store = MediaStore(root=str(tmp_path / "media"))
+    instance = DagsterInstance.ephemeral()
+
+    first = tick(instance, store, None)
+    assert isinstance(first, SensorResult)
+    key = key_for_file(video)
+    assert [r.partition_key for r in first.run_requests or []] == [key]
+    assert [r.run_key for r in first.run_requests or []] == [f"video:{key}"]
+    assert first.dynamic_partitions_requests and list(first.dynamic_partitions_requests[0].partition_keys) == [key]
+    assert store.read_text(f"sources/{key}.json") is not None
+
+    second = tick(instance, store, first.cursor)
+    assert isinstance(second, SensorResult) and not second.run_requests
+
+
+def test_missing_watch_folder_skips_with_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHORTS_WATCH_DIR", str(tmp_path / "nope"))
+    result = tick(DagsterInstance.ephemeral(), MediaStore(root=str(tmp_path)), None)
+    assert isinstance(result, SkipReason) and "does not exist" in (result.skip_message or "")
