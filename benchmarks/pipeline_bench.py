@@ -19,6 +19,7 @@ from pipeline_assets.sample_source import make_sample_source
 from pipeline_assets.settings import PipelineSettings
 from pipeline_assets.source_registry import register_source
 from resources.partition_keys import key_for_file
+from resources.publish import PLATFORMS
 from resources.records import ShortVideo, SourceRequest
 
 STAGES = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
@@ -38,10 +39,10 @@ def main() -> None:
         result = defs.resolve_job_def("short_pipeline_job").execute_in_process(instance=instance, partition_key=key)
         total = time.perf_counter() - started
         elapsed: dict[str, float] = {}
-        for event in result.get_asset_materialization_events():
-            mat = event.asset_materialization
-            if mat is not None and "elapsed_s" in mat.metadata:
-                elapsed[mat.asset_key.to_user_string()] = float(mat.metadata["elapsed_s"].value)  # type: ignore[arg-type]
+        for node in [*STAGES, *(f"{platform}_post" for platform in PLATFORMS)]:
+            for mat in result.asset_materializations_for_node(node):
+                value = mat.metadata["elapsed_s"].value
+                elapsed[node] = float(value) if isinstance(value, int | float) else 0.0
         short = result.output_for_node("short_video")
         assert isinstance(short, ShortVideo)
     for stage in STAGES:

@@ -1,6 +1,5 @@
 """Stage 5, avatar: `avatar_video`, the presenter speaking the voiceover."""
 
-
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -33,7 +32,10 @@ from resources.records import AvatarVideo, Voiceover
     description="The presenter video (offline animated presenter; D-ID / Synthesia in the cloud).",
 )
 def avatar_video(
-    context: AssetExecutionContext, voiceover: Voiceover, media_store: MediaStore, avatar_renderer: AvatarRenderer
+    context: AssetExecutionContext,
+    voiceover: Voiceover,
+    media_store: MediaStore,
+    avatar_renderer: AvatarRenderer,
 ) -> Iterator[Output[AvatarVideo]]:
     clock = Stopwatch()
     with stage_failures(context):

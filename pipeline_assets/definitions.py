@@ -41,7 +41,8 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
         "media_store": media_store,
         "io_manager": JsonRecordIOManager(media_store=media_store),
         "downloader": Downloader(
-            max_duration_s=settings.max_source_duration_s, allow_private_networks=settings.allow_private_networks
+            max_duration_s=settings.max_source_duration_s,
+            allow_private_networks=settings.allow_private_networks,
         ),
         "transcriber": Transcriber(model=settings.whisper_model),
         "rewriter": Rewriter(),

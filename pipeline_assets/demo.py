@@ -64,11 +64,10 @@ def run_demo(source: str | None, *, layout: str = "") -> Path:
             print(f"FAILED {event.step_key}: {event.message}", file=sys.stderr)
     if not result.success:
         raise PipelineError(f"the run for {key} failed (run id {result.run_id}); see the errors above or make dev")
-    for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
-        if mat is not None:
+    for stage in STAGES:
+        for mat in result.asset_materializations_for_node(stage):
             elapsed = mat.metadata.get("elapsed_s")
-            print(f"  {mat.asset_key.to_user_string():<16} {getattr(elapsed, 'value', elapsed)} s")
+            print(f"  {stage:<16} {getattr(elapsed, 'value', elapsed)} s")
     short = result.output_for_node("short_video")
     assert isinstance(short, ShortVideo)
     return resources["media_store"].local_path(short.uri).resolve()

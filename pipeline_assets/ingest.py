@@ -1,8 +1,8 @@
 """Stage 1, ingest: `source_video`, the downloaded source and its probed facts."""
 
-
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 from pydantic import Field
@@ -92,8 +92,8 @@ def source_video(
     yield Output(record, metadata={**_metadata(record, reason), "cached": False, "elapsed_s": clock.seconds})
 
 
-def _metadata(record: SourceVideo, reason: str) -> dict[str, object]:
-    meta: dict[str, object] = {
+def _metadata(record: SourceVideo, reason: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
         **media_metadata(record.facts, record.uri),
         "source": MetadataValue.url(record.source) if "://" in record.source else record.source,
         "title": record.title,

@@ -1,6 +1,5 @@
 """Stage 7, publish: one `<platform>_post` asset per platform, so one failed platform is one red partition."""
 
-
 from collections.abc import Iterator
 from typing import Any
 

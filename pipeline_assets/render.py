@@ -1,6 +1,5 @@
 """Stage 6, render: `short_video`, the finished 1080x1920 short, in one ffmpeg pass."""
 
-
 import shutil
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -107,7 +106,11 @@ def short_video(
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
             save_cached(media_store, prefix, record)
-    meta = {**media_metadata(record.facts, record.uri), "layout": record.layout, "lufs": record.integrated_lufs}
+    meta = {
+        **media_metadata(record.facts, record.uri),
+        "layout": record.layout,
+        "lufs": record.integrated_lufs,
+    }
     yield Output(record, metadata={**meta, "cached": cached_flag, "elapsed_s": clock.seconds})
     yield quality_check(record, expected_duration_s=voiceover.duration_s, target_lufs=renderer.target_lufs)
 

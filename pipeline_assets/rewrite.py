@@ -1,6 +1,5 @@
 """Stage 3, rewrite: `script`, an original narration plus the publishing texts."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,12 +59,16 @@ def script(
     cached_flag = True
     with stage_failures(context):
         prefix = stage_prefix(
-            context.partition_key, "script", fingerprint(transcript, source_video.title, rewriter.model_dump())
+            context.partition_key,
+            "script",
+            fingerprint(transcript, source_video.title, rewriter.model_dump()),
         )
         record = load_cached(media_store, prefix, Script)
         if record is None:
             cached_flag = False
-            record = rewriter.rewrite(transcript, source_title=source_video.title, source_uploader=source_video.uploader)
+            record = rewriter.rewrite(
+                transcript, source_title=source_video.title, source_uploader=source_video.uploader
+            )
             save_cached(media_store, prefix, record)
     score = similarity(record.text, transcript.text)
     yield Output(record, metadata={**_metadata(record, score), "cached": cached_flag, "elapsed_s": clock.seconds})

@@ -1,6 +1,5 @@
 """Stage 2, transcribe: `transcript`, the source's speech with word timestamps."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,7 +29,10 @@ from resources.transcribe import Transcriber
     description="Speech of the source video with word timestamps (faster-whisper offline, Whisper API in the cloud).",
 )
 def transcript(
-    context: AssetExecutionContext, source_video: SourceVideo, media_store: MediaStore, transcriber: Transcriber
+    context: AssetExecutionContext,
+    source_video: SourceVideo,
+    media_store: MediaStore,
+    transcriber: Transcriber,
 ) -> Iterator[Output[Transcript]]:
     clock = Stopwatch()
     with stage_failures(context):

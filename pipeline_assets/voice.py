@@ -1,6 +1,5 @@
 """Stage 4, voice: `voiceover`, the narration WAV with per-cue and per-word timings."""
 
-
 import shutil
 from collections.abc import Iterator
 from typing import Any

@@ -1,6 +1,5 @@
 """Watch a local folder: every new video file becomes a partition and a run of the whole chain."""
 
-
 import json
 import os
 from pathlib import Path
@@ -57,7 +56,9 @@ def folder_watch_sensor(context: SensorEvaluationContext, media_store: MediaStor
         key = key_for_file(path)
         if context.instance.has_dynamic_partition(source_videos.name or "source_videos", key):
             continue
-        register_source(media_store, SourceRequest(partition_key=key, source=str(path.resolve()), reason="watch folder"))
+        register_source(
+            media_store, SourceRequest(partition_key=key, source=str(path.resolve()), reason="watch folder")
+        )
         new_keys.append(key)
     return SensorResult(
         run_requests=[RunRequest(partition_key=key, run_key=f"video:{key}") for key in new_keys],

@@ -164,9 +164,7 @@ def test_a_drawing_failure_stops_ffmpeg_and_leaves_no_file(voice: Path, tmp_path
 
     out = tmp_path / "avatar.mp4"
     with pytest.raises(RuntimeError, match="drawing broke"):
-        renderer_module.encode_frames(
-            frames(), voice_path=voice, out_path=out, size=720, fps=25, duration_s=3.0
-        )
+        renderer_module.encode_frames(frames(), voice_path=voice, out_path=out, size=720, fps=25, duration_s=3.0)
     assert list(tmp_path.iterdir()) == []
     assert no_zombie_children()
 

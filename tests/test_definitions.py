@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def test_dagster_definitions_validate_passes_without_secrets(tmp_path: Path) -> 
 
 def test_each_stage_depends_on_the_previous_one(settings: PipelineSettings) -> None:
     graph = build_definitions(settings).resolve_asset_graph()
-    for upstream, downstream in zip(CHAIN, CHAIN[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(CHAIN):
         assert AssetKey(upstream) in graph.get(AssetKey(downstream)).parent_keys, downstream
 
 

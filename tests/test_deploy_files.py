@@ -51,6 +51,7 @@ def test_pyproject_points_dg_at_the_definitions() -> None:
 def test_image_builds_and_loads_the_definitions() -> None:
     subprocess.run(["docker", "build", "-t", "viral-shorts:test", str(ROOT)], check=True, timeout=3000)
     subprocess.run(
-        ["docker", "run", "--rm", "viral-shorts:test", "dagster", "definitions", "validate", "-m", "pipeline_assets.definitions"],
+        ["docker", "run", "--rm", "viral-shorts:test",
+         "dagster", "definitions", "validate", "-m", "pipeline_assets.definitions"],
         check=True, timeout=600,
     )  # fmt: skip

@@ -75,7 +75,11 @@ def test_rematerializing_is_cached(tmp_path: Path, sample_video: Path) -> None:
         [source_video],
         partition_key="file-sample",
         instance=instance,
-        resources={"media_store": store, "io_manager": JsonRecordIOManager(media_store=store), "downloader": Downloader()},
+        resources={
+            "media_store": store,
+            "io_manager": JsonRecordIOManager(media_store=store),
+            "downloader": Downloader(),
+        },
     )
     mat = result.asset_materializations_for_node("source_video")[0]
     assert mat.metadata["cached"].value is True
@@ -147,7 +151,11 @@ def test_partition_without_registered_source_says_how_to_launch(tmp_path: Path) 
         [source_video],
         partition_key="file-unknown",
         instance=instance,
-        resources={"media_store": store, "io_manager": JsonRecordIOManager(media_store=store), "downloader": Downloader()},
+        resources={
+            "media_store": store,
+            "io_manager": JsonRecordIOManager(media_store=store),
+            "downloader": Downloader(),
+        },
         raise_on_error=False,
     )
     assert not result.success

@@ -57,7 +57,9 @@ def test_missing_text_reads_as_none(tmp_path: Path) -> None:
     assert MediaStore(root=str(tmp_path)).read_text("records/none.json") is None
 
 
-def test_s3_put_file_lands_in_the_bucket_under_the_prefix(s3_store: MediaStore, s3_endpoint: str, tmp_path: Path) -> None:
+def test_s3_put_file_lands_in_the_bucket_under_the_prefix(
+    s3_store: MediaStore, s3_endpoint: str, tmp_path: Path
+) -> None:
     source = tmp_path / "voice.wav"
     source.write_bytes(b"RIFF....WAVE")
     uri = s3_store.put_file(source, "media/file-2/voiceover/h/voiceover.wav")

@@ -24,7 +24,9 @@ pytestmark = pytest.mark.slow
 KEY = "file-e2e"
 
 
-def run_chain(settings: PipelineSettings, instance: DagsterInstance, source: Path, **overrides: Any) -> ExecuteInProcessResult:
+def run_chain(
+    settings: PipelineSettings, instance: DagsterInstance, source: Path, **overrides: Any
+) -> ExecuteInProcessResult:
     defs = build_definitions(settings)
     resources = {**(defs.resources or {}), **overrides}
     register_source(resources["media_store"], SourceRequest(partition_key=KEY, source=str(source)))
@@ -60,14 +62,18 @@ def outlined_highlight_pixels(video: Path, at_s: float) -> int:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]:
+def finished(
+    tmp_path_factory: pytest.TempPathFactory, sample_video: Path
+) -> tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]:
     settings = PipelineSettings(data_dir=str(tmp_path_factory.mktemp("e2e") / "data"))
     instance = DagsterInstance.ephemeral()
     result = run_chain(settings, instance, sample_video)
     return settings, instance, result
 
 
-def test_whole_chain_succeeds(finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]) -> None:
+def test_whole_chain_succeeds(
+    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
+) -> None:
     _, _, result = finished
     failures = [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert result.success, failures
@@ -78,7 +84,9 @@ def test_whole_chain_succeeds(finished: tuple[PipelineSettings, DagsterInstance,
     }  # fmt: skip
 
 
-def test_short_is_vertical_h264_aac_and_as_long_as_the_voiceover(finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]) -> None:
+def test_short_is_vertical_h264_aac_and_as_long_as_the_voiceover(
+    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
+) -> None:
     settings, _, result = finished
     short = result.output_for_node("short_video")
     voice = result.output_for_node("voiceover")
@@ -91,7 +99,9 @@ def test_short_is_vertical_h264_aac_and_as_long_as_the_voiceover(finished: tuple
     assert short.integrated_lufs is not None and abs(short.integrated_lufs + 14) <= 2
 
 
-def test_active_word_is_visibly_highlighted_in_the_frames(finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]) -> None:
+def test_active_word_is_visibly_highlighted_in_the_frames(
+    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
+) -> None:
     settings, _, result = finished
     short = result.output_for_node("short_video")
     voice = result.output_for_node("voiceover")
@@ -103,7 +113,9 @@ def test_active_word_is_visibly_highlighted_in_the_frames(finished: tuple[Pipeli
     assert during > 5 * max(before_speech, 1)
 
 
-def test_every_platform_got_one_outbox_post_with_a_manifest(finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]) -> None:
+def test_every_platform_got_one_outbox_post_with_a_manifest(
+    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
+) -> None:
     settings, _, result = finished
     for platform in PLATFORMS:
         post = result.output_for_node(f"{platform}_post")
@@ -113,7 +125,9 @@ def test_every_platform_got_one_outbox_post_with_a_manifest(finished: tuple[Pipe
         assert (settings.data_path / "outbox" / platform / KEY / "short.mp4").stat().st_size > 100_000
 
 
-def test_rerun_is_cached_and_posts_nothing_twice(finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult], sample_video: Path) -> None:
+def test_rerun_is_cached_and_posts_nothing_twice(
+    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult], sample_video: Path
+) -> None:
     settings, instance, _ = finished
     again = run_chain(settings, instance, sample_video)
     assert again.success
@@ -127,7 +141,9 @@ def test_rerun_is_cached_and_posts_nothing_twice(finished: tuple[PipelineSetting
             assert mat.metadata["cached"].value is True, name
 
 
-def test_records_are_readable_json_on_disk(finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]) -> None:
+def test_records_are_readable_json_on_disk(
+    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
+) -> None:
     settings, _, _ = finished
     record = json.loads((settings.data_path / "media" / "records" / "script" / f"{KEY}.json").read_text())
     assert record["hook"] and record["body"] and record["provider"] == "local"

@@ -45,7 +45,13 @@ def postgres_overrides(db_name: str) -> dict[str, object]:
     return {
         "storage": {
             "postgres": {
-                "postgres_db": {"username": "postgres", "password": "", "hostname": "127.0.0.1", "db_name": db_name, "port": 5432}
+                "postgres_db": {
+                    "username": "postgres",
+                    "password": "",
+                    "hostname": "127.0.0.1",
+                    "db_name": db_name,
+                    "port": 5432,
+                }
             }
         }
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -22,7 +23,9 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Speaker]:
     return out, Speaker()
 
 
-def test_piper_writes_real_audio_whose_length_matches_the_reported_duration(spoken: tuple[Path, Speaker]) -> None:
+def test_piper_writes_real_audio_whose_length_matches_the_reported_duration(
+    spoken: tuple[Path, Speaker],
+) -> None:
     out, speaker = spoken
     synthesis = speaker.speak(LINES, out)
     facts = probe(out)
@@ -36,7 +39,7 @@ def test_cues_are_in_order_without_overlap_and_words_stay_inside_them(spoken: tu
     out, speaker = spoken
     cues = speaker.speak(LINES, out).cues
     assert [cue.text for cue in cues] == LINES
-    for previous, current in zip(cues, cues[1:], strict=False):
+    for previous, current in itertools.pairwise(cues):
         assert previous.end <= current.start
     for cue in cues:
         assert cue.words[0].start == pytest.approx(cue.start, abs=0.002)

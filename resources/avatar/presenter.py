@@ -134,9 +134,7 @@ def _shade(colour: tuple[float, float, float], amount: float) -> tuple[float, fl
     return (r, g, b)
 
 
-def _mix(
-    a: tuple[float, float, float], b: tuple[float, float, float], t: float
-) -> tuple[float, float, float]:
+def _mix(a: tuple[float, float, float], b: tuple[float, float, float], t: float) -> tuple[float, float, float]:
     r, g, bl = (x + (y - x) * t for x, y in zip(a, b, strict=True))
     return (r, g, bl)
 
@@ -144,9 +142,7 @@ def _mix(
 class PresenterDrawer:
     """A friendly stylised presenter; `draw` returns the same reused H×W×3 uint8 buffer every call."""
 
-    def __init__(
-        self, size: int = 720, fps: int = 25, look: PresenterLook | None = None, seed: int = 7
-    ) -> None:
+    def __init__(self, size: int = 720, fps: int = 25, look: PresenterLook | None = None, seed: int = 7) -> None:
         if size < 128 or size % 2:
             raise ConfigurationError(f"avatar size {size} must be an even number of pixels ≥ 128 (e.g. 720)")
         look = look or PresenterLook()
@@ -249,17 +245,10 @@ class PresenterDrawer:
         layer.paint(self._e(layer, 70, 610, 130, 130) * 0.05, _shade(self._bg, 0.8))
 
         k = self._k
-        neck = _convex_polygon(
-            layer, [(322 * k, 380 * k), (398 * k, 380 * k), (410 * k, 640 * k), (310 * k, 640 * k)]
-        )
-        neck_rgb = (
-            np.array(self._skin, np.float32)
-            * (1.0 - 0.1 * np.clip((layer.ys / k - 420) / 120, 0, 1))[..., None]
-        )
+        neck = _convex_polygon(layer, [(322 * k, 380 * k), (398 * k, 380 * k), (410 * k, 640 * k), (310 * k, 640 * k)])
+        neck_rgb = np.array(self._skin, np.float32) * (1.0 - 0.1 * np.clip((layer.ys / k - 420) / 120, 0, 1))[..., None]
         layer.paint(neck, neck_rgb)
-        layer.paint(
-            neck * self._e(layer, 360, 440, 70, 40) * 0.5, _shade(self._skin, -0.3)
-        )  # the chin's shadow
+        layer.paint(neck * self._e(layer, 360, 440, 70, 40) * 0.5, _shade(self._skin, -0.3))  # the chin's shadow
 
         # Squarish shoulders: a superellipse reads as a torso where an ellipse reads as a dome.
         shirt = _superellipse(layer, 360 * k, 795 * k, 305 * k, 285 * k, 2.6)
@@ -304,9 +293,7 @@ class PresenterDrawer:
         layer.paint(sheen, _shade(hair, 0.45))
 
         for side in (-1, 1):
-            brow = self._e(layer, 360 + side * 44, 270, 30, 14) * (
-                1.0 - self._e(layer, 360 + side * 44, 277, 32, 13)
-            )
+            brow = self._e(layer, 360 + side * 44, 270, 30, 14) * (1.0 - self._e(layer, 360 + side * 44, 277, 32, 13))
             layer.paint(brow, _shade(hair, -0.1))
         return layer.sprite()
 

@@ -37,7 +37,8 @@ class Downloader(ConfigurableResource):
     max_duration_s: float = Field(default=600.0, description="Longer sources are refused before download.")
     max_filesize_mb: int = Field(default=500, description="Larger downloads are refused.")
     allow_private_networks: bool = Field(
-        default=False, description="Allow URLs on loopback/private addresses (only for trusted local sources)."
+        default=False,
+        description="Allow URLs on loopback/private addresses (only for trusted local sources).",
     )
     socket_timeout_s: float = 30.0
     cookies_file: str = Field(default="", description="Netscape cookies file for sites that need a login.")

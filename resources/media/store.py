@@ -169,9 +169,7 @@ class MediaStore(ConfigurableResource):
                 raise ConfigurationError("MediaStore backend=s3 needs a bucket: set SHORTS_S3_BUCKET")
             import boto3
 
-            self._client = boto3.client(
-                "s3", endpoint_url=self.endpoint_url or None, region_name=self.region_name
-            )
+            self._client = boto3.client("s3", endpoint_url=self.endpoint_url or None, region_name=self.region_name)
         return self._client
 
 

@@ -37,7 +37,8 @@ class PublishLedger:
     def get(self, partition_key: str, platform: str) -> Post | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT record_json FROM posts WHERE partition_key = ? AND platform = ?", (partition_key, platform)
+                "SELECT record_json FROM posts WHERE partition_key = ? AND platform = ?",
+                (partition_key, platform),
             ).fetchone()
         return Post.model_validate_json(row[0]) if row else None
 

@@ -469,9 +469,7 @@ FIRST_OPENERS = ("First,", "Step one:", "Start here:", "Here's the deal:")
 MIDDLE_OPENERS = ("Next,", "Here's the key:", "Plus,", "On top of that,", "Then,", "Also,")
 LAST_OPENERS = ("And finally,", "Finally,", "Last but not least,", "One last thing:")
 # Leading words that an opener replaces.
-LEADING_CONNECTIVES = _wordset(
-    "and but so also then plus now first second third next finally lastly yet though"
-)
+LEADING_CONNECTIVES = _wordset("and but so also then plus now first second third next finally lastly yet though")
 
 HOOKS = (
     "Most people get {k} completely wrong.",
@@ -791,18 +789,12 @@ def drop_fillers(tokens: list[str]) -> list[str]:
         nxt = lowered[i + 1] if i + 1 < len(tokens) else ""
         # "like" before a comma or after a non-keeper is a filler; "..., like restaurant pasta" compares.
         filler_like = word == "like" and (
-            nxt == ","
-            or (clause_start and nxt in _SUBJECTS)
-            or (not clause_start and prev not in LIKE_KEEPERS)
+            nxt == "," or (clause_start and nxt in _SUBJECTS) or (not clause_start and prev not in LIKE_KEEPERS)
         )
         if word in FILLERS or filler_like or (clause_start and word in CLAUSE_START_FILLERS):
             i += 1
             # An inline filler between commas takes both ("people, like, don't" -> "people don't").
-            inline = (
-                lowered[i : i + 1] == [","]
-                and lowered[i + 1 : i + 2] != []
-                and lowered[i + 1] not in _SUBJECTS
-            )
+            inline = lowered[i : i + 1] == [","] and lowered[i + 1 : i + 2] != [] and lowered[i + 1] not in _SUBJECTS
             if word in FILLERS | {"like"} and out and out[-1] == "," and inline:
                 out.pop()
                 i += 1
@@ -978,9 +970,7 @@ def _normalise_start(tokens: list[str], names: frozenset[str]) -> list[str]:
     return tokens
 
 
-def paraphrase(
-    sentence: list[str], seed: str, max_words: int, names: frozenset[str] = frozenset()
-) -> list[str]:
+def paraphrase(sentence: list[str], seed: str, max_words: int, names: frozenset[str] = frozenset()) -> list[str]:
     """Rewrite one tokenized sentence in new words; returns tokens (no opener), at most `max_words` words."""
     tokens = _normalise_start(clean_punctuation(sentence), names)
     tokens = drop_fillers(tokens)

@@ -33,9 +33,7 @@ class Rewriter(ConfigurableResource):
 
     provider: Literal["local"] = Field(default="local", description="Rewrite engine: local (offline).")
     max_body_lines: int = Field(default=5, description="Body lines between hook and call to action (3-6).")
-    max_words: int = Field(
-        default=110, description="Words in the whole spoken script; ~110 fits a 30-45 s short."
-    )
+    max_words: int = Field(default=110, description="Words in the whole spoken script; ~110 fits a 30-45 s short.")
     max_similarity: float = Field(
         default=DEFAULT_MAX_SIMILARITY,
         description="Blocking check: the script fails when this share of its 3-word phrases is in the transcript.",

@@ -37,7 +37,5 @@ class Transcriber(ConfigurableResource):
             raise InputRejected("the source video has no audio track, so there is no speech to rewrite")
         transcript = self.engine().transcribe(media_path)
         if not transcript.words:
-            raise InputRejected(
-                "no speech found in the source (empty transcript); pick a video with narration"
-            )
+            raise InputRejected("no speech found in the source (empty transcript); pick a video with narration")
         return transcript

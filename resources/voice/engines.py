@@ -77,7 +77,17 @@ class EspeakEngine:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "line.wav"
             subprocess.run(
-                [str(self.binary), "-v", self.voice_name, "-s", str(self.words_per_minute), "-w", str(out), "--", text],
+                [
+                    str(self.binary),
+                    "-v",
+                    self.voice_name,
+                    "-s",
+                    str(self.words_per_minute),
+                    "-w",
+                    str(out),
+                    "--",
+                    text,
+                ],
                 check=True,
                 capture_output=True,
                 timeout=120,

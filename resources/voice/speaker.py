@@ -16,7 +16,9 @@ from resources.voice.timing import distribute_words, voiced_span
 class SpeechEngine(Protocol):
     name: str
     voice_name: str
-    sample_rate: int
+
+    @property
+    def sample_rate(self) -> int: ...
 
     def synthesize(self, text: str) -> np.ndarray: ...
 
