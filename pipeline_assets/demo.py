@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from dagster import DagsterInstance
 
@@ -55,7 +56,10 @@ def run_demo(source: str | None, *, layout: str = "") -> Path:
     instance = DagsterInstance.get()
     instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
     print(f"partition {key}: running the whole chain (UI: make dev)", flush=True)
-    run_config = {"ops": {"short_video": {"config": {"layout": layout}}}} if layout else None
+    # INFO keeps the console to step progress and warnings; every event is still in the UI.
+    run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if layout:
+        run_config["ops"] = {"short_video": {"config": {"layout": layout}}}
     result = defs.resolve_job_def("short_pipeline_job").execute_in_process(
         instance=instance, partition_key=key, raise_on_error=False, run_config=run_config
     )

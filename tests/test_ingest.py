@@ -163,3 +163,26 @@ def test_partition_without_registered_source_says_how_to_launch(tmp_path: Path) 
     assert "no source is registered" in str(failure.message) or "no source is registered" in str(
         failure.step_failure_data.error.message if failure.step_failure_data.error else ""
     )
+
+
+def test_unsafe_partition_key_fails_the_asset_and_writes_nothing(tmp_path: Path, sample_video: Path) -> None:
+    store = MediaStore(root=str(tmp_path / "media"))
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("source_videos", ["Bad.Key"])
+    result = materialize(
+        [source_video],
+        partition_key="Bad.Key",
+        instance=instance,
+        resources={
+            "media_store": store,
+            "io_manager": JsonRecordIOManager(media_store=store),
+            "downloader": Downloader(),
+        },
+        run_config={"ops": {"source_video": {"config": {"source": str(sample_video)}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.step_failure_data.error
+    assert error is not None and "unsafe partition key" in error.message
+    assert not (tmp_path / "media" / "media").exists()

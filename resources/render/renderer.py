@@ -1,0 +1,103 @@
+"""Render stage: source + avatar + voiceover + word timings → the finished 1080x1920 short, one ffmpeg run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+
+from resources.errors import InputRejected
+from resources.media.ffmpeg import FfmpegError, run_ffmpeg
+from resources.media.probe import probe
+from resources.records import Cue
+from resources.render.filtergraph import build_render_args, caption_margin_v, check_layout
+from resources.render.fonts import fonts_dir
+from resources.render.subtitles import ass_document
+
+_INTEGRATED = re.compile(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf)\s*LUFS", re.S)
+
+
+class Renderer(dg.ConfigurableResource):
+    """Final post-processing with FFmpeg: 9:16 layout, word captions, watermark, ducked mix, loudness."""
+
+    provider: Literal["ffmpeg"] = "ffmpeg"
+    layout: Literal["avatar_over_blur", "split_screen"] = "avatar_over_blur"
+    watermark_text: str = "@viralshorts"
+    logo_path: str = ""
+    crf: int = 23
+    preset: str = "veryfast"
+    target_lufs: float = -14.0
+    bed_volume: float = 0.25
+    threads: int = 0
+
+    def render(
+        self,
+        *,
+        source_path: Path,
+        avatar_path: Path,
+        voice_path: Path,
+        cues: list[Cue],
+        duration_s: float,
+        out_path: Path,
+        subtitles_path: Path,
+        layout: str | None = None,
+    ) -> None:
+        """Write the ASS captions to `subtitles_path` and the MP4 (`duration_s` long) to `out_path`."""
+        chosen = check_layout(layout or self.layout)
+        if duration_s <= 0:
+            raise InputRejected(f"render: duration_s must be positive, got {duration_s}")
+        for role, path in (("source", source_path), ("avatar", avatar_path), ("voice", voice_path)):
+            if not path.is_file():
+                raise InputRejected(f"render: the {role} file {path} does not exist")
+        logo = Path(self.logo_path) if self.logo_path else None
+        if logo is not None and not logo.is_file():
+            raise InputRejected(f"render: logo_path {logo} does not exist; fix it or set logo_path to ''")
+        source = probe(source_path)
+        if not source.has_video:
+            raise InputRejected(f"render: {source_path.name} has no video stream; provide a video as source")
+
+        subtitles_path.parent.mkdir(parents=True, exist_ok=True)
+        subtitles_path.write_text(
+            ass_document(
+                cues,
+                duration_s=duration_s,
+                watermark=self.watermark_text,
+                margin_v=caption_margin_v(chosen),
+            ),
+            encoding="utf-8",
+        )
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        args = build_render_args(
+            source=source_path,
+            avatar=avatar_path,
+            voice=voice_path,
+            out=out_path,
+            subtitles=subtitles_path.resolve(),
+            fonts_dir=fonts_dir(),
+            duration_s=duration_s,
+            layout=chosen,
+            has_source_audio=source.has_audio,
+            logo=logo,
+            target_lufs=self.target_lufs,
+            bed_volume=self.bed_volume,
+            crf=self.crf,
+            preset=self.preset,
+            threads=self.threads,
+        )
+        run_ffmpeg(args, what=f"rendering {out_path.name} ({chosen})")
+
+
+def measure_lufs(path: Path) -> float:
+    """Integrated loudness (LUFS, EBU R128) of the first audio stream of `path`; ≤ -70 means silence."""
+    log = run_ffmpeg(
+        ["-nostats", "-i", str(path), "-map", "0:a:0", "-af", "ebur128=framelog=quiet", "-f", "null", "-"],
+        what=f"measuring the loudness of {path.name}",
+        timeout_s=600,
+    )
+    matches = _INTEGRATED.findall(log)
+    if not matches:
+        raise FfmpegError(f"ebur128 printed no integrated loudness for {path.name}")
+    value = matches[-1]
+    return float("-inf") if value == "-inf" else float(value)

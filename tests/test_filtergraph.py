@@ -1,0 +1,184 @@
+"""The render's ffmpeg filtergraph and arguments (pure functions)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from resources.render.filtergraph import (
+    audio_filtergraph,
+    build_filtergraph,
+    build_render_args,
+    caption_margin_v,
+    escape_option_value,
+    video_filtergraph,
+)
+
+HOSTILE = "/tmp/we:ird, 'dir' [1];x\\y/sub:s.ass"
+
+
+def graph(layout: str = "avatar_over_blur", *, has_source_audio: bool = True, logo: bool = False) -> str:
+    return build_filtergraph(
+        layout,
+        has_source_audio=has_source_audio,
+        subtitles_filename="/tmp/s.ass",
+        fonts_dir="/fonts",
+        logo=logo,
+        target_lufs=-14.0,
+        bed_volume=0.25,
+    )
+
+
+def unescape_graph_level(text: str) -> str:
+    """Undo level-2 escaping the way ffmpeg's graph parser does (backslash quotes the next character)."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def split_option_values(text: str) -> list[str]:
+    """Split `a:b\\:c` on unescaped colons and unescape, like ffmpeg's option parser (level 1)."""
+    return [re.sub(r"\\(.)", r"\1", part) for part in re.split(r"(?<!\\):", text)]
+
+
+def test_avatar_over_blur_blurs_a_small_copy_and_overlays_the_source_and_a_round_avatar() -> None:
+    g = graph("avatar_over_blur")
+    assert "split=2[bgsrc][fgsrc]" in g
+    assert "scale=270:480" in g and "boxblur" in g and "scale=1080:1920" in g
+    assert "alphamerge[av]" in g
+    assert "[withring][av]overlay" in g
+
+
+def test_blurred_background_changes_at_10fps_and_is_repeated_to_30fps() -> None:
+    bg_chain = next(chain for chain in graph("avatar_over_blur").split(";") if chain.startswith("[bgsrc]"))
+    assert bg_chain.startswith("[bgsrc]fps=10,")
+    assert bg_chain.endswith("fps=30,setsar=1[bg]")
+
+
+@pytest.mark.parametrize("layout", ["avatar_over_blur", "split_screen"])
+def test_source_pixels_are_made_square_before_fitting(layout: str) -> None:
+    assert graph(layout).startswith("[0:v]scale=w=iw*sar:h=ih,setsar=1,fps=30,")
+
+
+def test_split_screen_stacks_two_1080x960_halves() -> None:
+    g = graph("split_screen")
+    assert g.count("crop=1080:960") == 2
+    assert "[top][bottom]vstack=inputs=2[composed]" in g
+    assert "boxblur" not in g
+
+
+@pytest.mark.parametrize("layout", ["avatar_over_blur", "split_screen"])
+def test_both_layouts_end_in_30fps_yuv420p_video_with_burned_subtitles_and_normalised_audio(
+    layout: str,
+) -> None:
+    g = graph(layout)
+    assert "fps=30" in g
+    assert re.search(r"ass=filename=[^;]*:fontsdir=[^;]*,format=yuv420p\[vout\]", g)
+    assert "loudnorm=I=-14:TP=-1.5:LRA=11,aresample=48000" in g
+    assert g.endswith("[aout]")
+
+
+def test_source_audio_is_ducked_under_the_voice_and_mixed() -> None:
+    g = graph(has_source_audio=True)
+    assert "[0:a]" in g
+    assert "volume=0.25[bed]" in g
+    assert "[bed][key]sidechaincompress" in g
+    assert "[voice][ducked]amix=inputs=2" in g
+
+
+def test_graph_without_source_audio_never_references_the_missing_stream() -> None:
+    g = graph(has_source_audio=False)
+    assert "0:a" not in g
+    assert "sidechaincompress" not in g and "amix" not in g
+    assert "[2:a]" in g and "loudnorm" in g
+
+
+def test_every_consumed_label_is_produced_exactly_once() -> None:
+    for layout in ("avatar_over_blur", "split_screen"):
+        produced: list[str] = []
+        consumed: list[str] = []
+        for chain in graph(layout, logo=True).split(";"):
+            head = re.match(r"(?:\[[^\]]+\])*", chain)
+            tail = re.search(r"(?:\[[^\]]+\])*$", chain)
+            assert head is not None and tail is not None
+            consumed += re.findall(r"\[([^\]]+)\]", head.group())
+            produced += re.findall(r"\[([^\]]+)\]", tail.group())
+        assert len(produced) == len(set(produced))
+        internal = {label for label in consumed if ":" not in label}  # "0:v" etc. are inputs
+        assert internal == set(produced) - {"vout", "aout"}
+
+
+def test_logo_is_scaled_and_overlaid_top_right_only_when_requested() -> None:
+    assert "[3:v]" not in graph(logo=False)
+    g = graph(logo=True)
+    assert "[3:v]scale=160:160" in g
+    assert "overlay=x=W-w-48:y=48" in g
+
+
+def test_unknown_layout_is_rejected_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="avatar_over_blur, split_screen"):
+        graph("picture_in_picture")
+
+
+def test_captions_sit_above_the_avatar_and_on_the_split_screen_seam() -> None:
+    assert 1920 - caption_margin_v("avatar_over_blur") < 1240 - 12
+    assert abs((1920 - caption_margin_v("split_screen")) - 960) < 80
+
+
+def test_escape_option_value_round_trips_a_hostile_path_through_both_parser_levels() -> None:
+    escaped = escape_option_value(HOSTILE)
+    assert not re.search(r"(?<!\\)[\[\],;']", escaped)  # nothing the graph parser would act on
+    assert split_option_values(unescape_graph_level(escaped)) == [HOSTILE]
+
+
+def test_hostile_subtitle_and_font_paths_stay_one_option_each() -> None:
+    g = video_filtergraph("split_screen", subtitles_filename=HOSTILE, fonts_dir="C:\\fonts, mine", logo=False)
+    ass_part = g[g.index("ass=") + len("ass=") : g.index(",format=yuv420p[vout]")]
+    options = split_option_values(unescape_graph_level(ass_part))
+    assert options == [f"filename={HOSTILE}", "fontsdir=C:\\fonts, mine"]
+
+
+def test_render_args_loop_the_source_and_cut_at_the_voice_duration() -> None:
+    args = render_args()
+    assert args[:4] == ["-stream_loop", "-1", "-i", "/in/source.mp4"]
+    assert args[args.index("-t") + 1] == "12.500"
+
+
+def test_render_args_encode_h264_aac_48k_stereo_with_faststart() -> None:
+    args = " ".join(render_args())
+    assert "-c:v libx264 -preset veryfast -crf 23 -pix_fmt yuv420p" in args
+    assert "-c:a aac -b:a 160k -ar 48000 -ac 2" in args
+    assert args.endswith("-movflags +faststart /out/short.mp4")
+
+
+def test_render_args_run_video_and_audio_as_two_graphs_mapped_to_the_output() -> None:
+    args = render_args()
+    graphs = [args[i + 1] for i, a in enumerate(args) if a == "-filter_complex"]
+    assert graphs == [
+        video_filtergraph("avatar_over_blur", subtitles_filename="/s.ass", fonts_dir="/fonts", logo=False),
+        audio_filtergraph(has_source_audio=True, target_lufs=-14.0, bed_volume=0.25),
+    ]
+    assert "-map [vout] -map [aout]" in " ".join(args)
+
+
+def test_render_args_add_the_logo_as_fourth_input_and_threads_when_set() -> None:
+    args = render_args(logo=Path("/in/logo.png"), threads=2)
+    inputs = [args[i + 1] for i, a in enumerate(args) if a == "-i"]
+    assert inputs == ["/in/source.mp4", "/in/avatar.mp4", "/in/voice.wav", "/in/logo.png"]
+    assert args[args.index("-threads") + 1] == "2"
+
+
+def render_args(*, logo: Path | None = None, threads: int = 0) -> list[str]:
+    return build_render_args(
+        source=Path("/in/source.mp4"),
+        avatar=Path("/in/avatar.mp4"),
+        voice=Path("/in/voice.wav"),
+        out=Path("/out/short.mp4"),
+        subtitles=Path("/s.ass"),
+        fonts_dir=Path("/fonts"),
+        duration_s=12.5,
+        layout="avatar_over_blur",
+        has_source_audio=True,
+        logo=logo,
+        threads=threads,
+    )
