@@ -182,3 +182,41 @@ def render_args(*, logo: Path | None = None, threads: int = 0) -> list[str]:
         logo=logo,
         threads=threads,
     )
+
+
+def test_measured_loudness_becomes_one_exact_gain_and_a_limiter() -> None:
+    from resources.render.filtergraph import loudness_filter
+
+    chain = loudness_filter(-14.0, measured_lufs=-21.35)
+    assert chain.startswith("volume=7.35dB,alimiter=limit=0.8414")
+    assert "loudnorm" not in chain
+
+
+def test_without_a_measurement_loudnorm_runs_single_pass() -> None:
+    from resources.render.filtergraph import loudness_filter
+
+    assert loudness_filter(-14.0) == "loudnorm=I=-14:TP=-1.5:LRA=11"
+    assert loudness_filter(-14.0, measured_lufs=float("-inf")).startswith("loudnorm")
+
+
+def test_integrated_loudness_is_read_from_the_ebur128_summary() -> None:
+    from resources.render.filtergraph import parse_integrated_lufs
+
+    log = "[Parsed_ebur128_0] Summary:\n\n  Integrated loudness:\n    I:         -21.3 LUFS\n    Threshold: -31.6 LUFS"
+    assert parse_integrated_lufs(log) == -21.3
+    assert parse_integrated_lufs("Integrated loudness:\n    I:         -inf LUFS") is None
+    assert parse_integrated_lufs("no summary") is None
+
+
+def test_measuring_pass_decodes_audio_only_and_meters_with_ebur128() -> None:
+    from pathlib import Path
+
+    from resources.render.filtergraph import build_measure_args
+
+    args = build_measure_args(
+        source=Path("s.mp4"), avatar=Path("a.mp4"), voice=Path("v.wav"), duration_s=5,
+        has_source_audio=True, target_lufs=-14, bed_volume=0.25,
+    )  # fmt: skip
+    graph = args[args.index("-filter_complex") + 1]
+    assert "ebur128" in graph and "[0:v]" not in graph and "[1:v]" not in graph
+    assert args[-3:] == ["-f", "null", "-"]

@@ -9,9 +9,10 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
+from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 
 from pipeline_assets.definitions import build_definitions
+from pipeline_assets.jobs import short_pipeline_job
 from pipeline_assets.partitions import source_videos
 from pipeline_assets.settings import PipelineSettings
 from pipeline_assets.source_registry import register_source
@@ -31,11 +32,9 @@ def run_chain(
     resources = {**(defs.resources or {}), **overrides}
     register_source(resources["media_store"], SourceRequest(partition_key=KEY, source=str(source)))
     instance.add_dynamic_partitions(source_videos.name or "source_videos", [KEY])
-    job = defs.resolve_job_def("short_pipeline_job")
-    if overrides:
-        from dagster import Definitions
-
-        job = Definitions(assets=list(defs.assets or []), jobs=[job], resources=resources).resolve_job_def(job.name)
+    job = Definitions(assets=list(defs.assets or []), jobs=[short_pipeline_job], resources=resources).resolve_job_def(
+        short_pipeline_job.name
+    )
     return job.execute_in_process(instance=instance, partition_key=KEY, raise_on_error=False)
 
 
@@ -131,10 +130,9 @@ def test_rerun_is_cached_and_posts_nothing_twice(
     settings, instance, _ = finished
     again = run_chain(settings, instance, sample_video)
     assert again.success
-    for event in again.get_asset_materialization_events():
-        mat = event.asset_materialization
-        assert mat is not None
-        name = mat.asset_key.to_user_string()
+    nodes = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
+    for name in [*nodes, *(f"{p}_post" for p in PLATFORMS)]:
+        (mat,) = again.asset_materializations_for_node(name)
         if name.endswith("_post"):
             assert mat.metadata["already_published"].value is True, name
         else:

@@ -5,6 +5,8 @@ Inputs of the command: 0 = source video (looped), 1 = avatar video, 2 = voice WA
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -119,28 +121,91 @@ def video_filtergraph(layout: str, *, subtitles_filename: str, fonts_dir: str, l
     return ";".join(video)
 
 
-def audio_filtergraph(*, has_source_audio: bool, target_lufs: float, bed_volume: float) -> str:
+TRUE_PEAK_DB = -1.5
+
+
+def loudness_filter(target_lufs: float, measured_lufs: float | None = None) -> str:
+    """Bring the mix to `target_lufs` with peaks at most -1.5 dB.
+
+    With a prior measurement: one exact gain, then a brick-wall limiter. Narration is peaky (crest ≈18 dB), so
+    loudnorm's own linear mode would refuse the gain and fall back to its dynamic mode, which lands 2-3 LU
+    short on speech with pauses (measured -16.3 LUFS for a -14 target). Without a measurement: single-pass
+    dynamic loudnorm.
+    """
+    if measured_lufs is None or not math.isfinite(measured_lufs):
+        return f"loudnorm=I={target_lufs:g}:TP={TRUE_PEAK_DB:g}:LRA=11"
+    gain_db = target_lufs - measured_lufs
+    ceiling = 10 ** (TRUE_PEAK_DB / 20)
+    return f"volume={gain_db:.2f}dB,alimiter=limit={ceiling:.4f}:attack=5:release=50:level=disabled"
+
+
+def audio_filtergraph(
+    *,
+    has_source_audio: bool,
+    target_lufs: float,
+    bed_volume: float,
+    measured_lufs: float | None = None,
+    measure: bool = False,
+) -> str:
     """The audio graph: inputs 2 (voice) and 0 (source sound, if any) → `[aout]`, 48 kHz stereo.
 
     The source's sound plays at `bed_volume`, ducked by a sidechain compressor keyed on the voice, mixed
-    with the voice, then single-pass loudnorm to `target_lufs` (true peak -1.5 dBTP). Without source audio
-    the voice alone is normalised, and the graph never mentions `0:a`.
+    with the voice, then brought to `target_lufs` by `loudness_filter`.
+    Without source audio the voice alone is normalised, and the graph never mentions `0:a`.
     """
     stereo = f"aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts=stereo"
     # loudnorm works at 192 kHz internally: resample back to 48 kHz for AAC.
-    loudnorm = f"loudnorm=I={target_lufs:g}:TP=-1.5:LRA=11,aresample={AUDIO_RATE},{stereo}[aout]"
+    # The measuring pass ends in ebur128 (the same meter as the quality check) instead of the normaliser.
+    if measure:
+        loudnorm = f"aresample={AUDIO_RATE},ebur128=framelog=quiet[aout]"
+    else:
+        loudnorm = f"{loudness_filter(target_lufs, measured_lufs)},aresample={AUDIO_RATE},{stereo}[aout]"
+    # Narration is peaky; a gentle compressor evens it out so the gain to the target needs little limiting.
+    voice = f"[2:a]{stereo},acompressor=threshold=0.05:ratio=4:attack=5:release=120:makeup=2,apad"
     # apad: the voice may end a few ms before -t; silence keeps the audio as long as the video.
     if not has_source_audio:
-        return f"[2:a]{stereo},apad,{loudnorm}"
+        return f"{voice},{loudnorm}"
     return ";".join(
         [
-            f"[2:a]{stereo},apad,asplit=2[voice][key]",
+            f"{voice},asplit=2[voice][key]",
             f"[0:a]{stereo},volume={bed_volume:g}[bed]",
             "[bed][key]sidechaincompress=threshold=0.03:ratio=8:attack=20:release=400[ducked]",
             "[voice][ducked]amix=inputs=2:duration=first:normalize=0[mix]",
             f"[mix]{loudnorm}",
         ]
     )
+
+
+def build_measure_args(
+    *,
+    source: Path,
+    avatar: Path,
+    voice: Path,
+    duration_s: float,
+    has_source_audio: bool,
+    target_lufs: float,
+    bed_volume: float,
+) -> list[str]:
+    """An audio-only ffmpeg pass over the same mix that prints its integrated loudness (no video decode)."""
+    audio = audio_filtergraph(
+        has_source_audio=has_source_audio, target_lufs=target_lufs, bed_volume=bed_volume, measure=True
+    )
+    return [
+        "-stream_loop", "-1", "-i", str(source), "-i", str(avatar), "-i", str(voice),
+        "-filter_complex", audio, "-map", "[aout]", "-t", f"{duration_s:.3f}", "-f", "null", "-",
+    ]  # fmt: skip
+
+
+_INTEGRATED = re.compile(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf)\s*LUFS", re.S)
+
+
+def parse_integrated_lufs(log: str) -> float | None:
+    """Integrated loudness from an ebur128 log (its last summary), or None when there is none or it is silence."""
+    matches = _INTEGRATED.findall(log)
+    if not matches or matches[-1] == "-inf":
+        return None
+    value = float(matches[-1])
+    return value if value > -70 else None
 
 
 def build_filtergraph(
@@ -184,12 +249,15 @@ def build_render_args(
     crf: int = 23,
     preset: str = "veryfast",
     threads: int = 0,
+    measured_lufs: float | None = None,
 ) -> list[str]:
     """The ffmpeg arguments (without the binary) of the one-pass render of a 1080x1920 H.264/AAC short."""
     video = video_filtergraph(
         layout, subtitles_filename=str(subtitles), fonts_dir=str(fonts_dir), logo=logo is not None
     )
-    audio = audio_filtergraph(has_source_audio=has_source_audio, target_lufs=target_lufs, bed_volume=bed_volume)
+    audio = audio_filtergraph(
+        has_source_audio=has_source_audio, target_lufs=target_lufs, bed_volume=bed_volume, measured_lufs=measured_lufs
+    )
     # Input paths are argv entries, never parsed by the graph: no escaping needed for them.
     args = ["-stream_loop", "-1", "-i", str(source), "-i", str(avatar), "-i", str(voice)]
     if logo is not None:
