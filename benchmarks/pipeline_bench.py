@@ -36,7 +36,11 @@ def main() -> None:
         instance = DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
         started = time.perf_counter()
-        result = defs.resolve_job_def("short_pipeline_job").execute_in_process(instance=instance, partition_key=key)
+        result = defs.resolve_job_def("short_pipeline_job").execute_in_process(
+            instance=instance,
+            partition_key=key,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
         total = time.perf_counter() - started
         elapsed: dict[str, float] = {}
         for node in [*STAGES, *(f"{platform}_post" for platform in PLATFORMS)]:
