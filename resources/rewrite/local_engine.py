@@ -1047,7 +1047,7 @@ class LocalEngine:
             hook=hook,
             body=body,
             call_to_action=call_to_action,
-            description=f"{description}\n\n{_credit(source_title, source_uploader)}",
+            description="\n\n".join(part for part in (description, _credit(source_title, source_uploader)) if part),
             hashtags=_hashtags(keywords, topic),
             provider="local",
             model=MODEL,
@@ -1118,7 +1118,11 @@ def _hashtags(keywords: Keywords, topic: str) -> list[str]:
 
 
 def _credit(source_title: str, source_uploader: str) -> str:
-    """The credit line; bracketed placeholders when the source's title or uploader is unknown."""
-    who = source_uploader.strip() or "[original creator]"
-    what = f'"{source_title.strip()}"' if source_title.strip() else "[original video link]"
-    return f"Credit: inspired by {what} by {who}."
+    """The credit line from what is known of the source; empty when nothing is (never a placeholder that
+    could be published as is)."""
+    who, title = source_uploader.strip(), source_title.strip()
+    if who and title:
+        return f'Credit: inspired by "{title}" by {who}.'
+    if who or title:
+        return f"Credit: inspired by {who or chr(34) + title + chr(34)}."
+    return ""
