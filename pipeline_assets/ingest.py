@@ -4,18 +4,16 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Config, MetadataValue, Output
 from pydantic import Field
 
-from pipeline_assets.partitions import source_videos
 from pipeline_assets.source_registry import lookup_source
 from pipeline_assets.stage_runtime import (
-    STAGE_RETRY_POLICY,
     Stopwatch,
     fingerprint,
-    load_cached,
     media_metadata,
-    save_cached,
+    reuse_or_build,
+    stage_asset,
     stage_failures,
     stage_prefix,
 )
@@ -33,11 +31,7 @@ class SourceVideoConfig(Config):
     source: str = Field(default="", description="URL or local file; empty = the partition's registered source.")
 
 
-@asset(
-    partitions_def=source_videos,
-    group_name="pipeline",
-    kinds={"python"},
-    retry_policy=STAGE_RETRY_POLICY,
+@stage_asset(
     pool="download",
     description="The source video, fetched with yt-dlp (or copied from a local file) and probed with PyAV.",
 )
@@ -45,23 +39,8 @@ def source_video(
     context: AssetExecutionContext, config: SourceVideoConfig, media_store: MediaStore, downloader: Downloader
 ) -> Iterator[Output[SourceVideo]]:
     clock = Stopwatch()
-    with stage_failures(context):
-        key = validate_partition_key(context.partition_key)
-        source = config.source
-        reason = ""
-        if not source:
-            request = lookup_source(media_store, key)
-            if request is None:
-                raise InputRejected(
-                    "no source is registered for this partition; launch with config "
-                    "`source: <url or file>` or add it with `make demo SOURCE=...`"
-                )
-            source, reason = request.source, request.reason
-        prefix = stage_prefix(key, "source_video", fingerprint(source))
-        cached = load_cached(media_store, prefix, SourceVideo)
-        if cached is not None and media_store.exists_uri(cached.uri):
-            yield Output(cached, metadata={**_metadata(cached, reason), "cached": True, "elapsed_s": clock.seconds})
-            return
+
+    def build() -> SourceVideo:
         workdir = media_store.scratch_dir(f"source-{key}")
         try:
             fetched = downloader.fetch(source, workdir)
@@ -74,11 +53,10 @@ def source_video(
                     "trim it or raise max_duration_s on the downloader"
                 )
             suffix = fetched.path.suffix.lower() or ".mp4"
-            uri = media_store.put_file(fetched.path, f"{prefix}/source{suffix}")
-            record = SourceVideo(
+            return SourceVideo(
                 partition_key=key,
                 source=source,
-                uri=uri,
+                uri=media_store.put_file(fetched.path, f"{prefix}/source{suffix}"),
                 title=fetched.title,
                 uploader=fetched.uploader,
                 webpage_url=fetched.webpage_url,
@@ -88,8 +66,21 @@ def source_video(
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        save_cached(media_store, prefix, record)
-    yield Output(record, metadata={**_metadata(record, reason), "cached": False, "elapsed_s": clock.seconds})
+
+    with stage_failures(context):
+        key = validate_partition_key(context.partition_key)
+        source, reason = config.source, ""
+        if not source:
+            request = lookup_source(media_store, key)
+            if request is None:
+                raise InputRejected(
+                    "no source is registered for this partition; launch with config "
+                    "`source: <url or file>` or add it with `make demo SOURCE=...`"
+                )
+            source, reason = request.source, request.reason
+        prefix = stage_prefix(key, "source_video", fingerprint(source))
+        record, cached = reuse_or_build(media_store, prefix, SourceVideo, build, lambda r: [r.uri])
+    yield Output(record, metadata={**_metadata(record, reason), "cached": cached, "elapsed_s": clock.seconds})
 
 
 def _metadata(record: SourceVideo, reason: str) -> dict[str, Any]:

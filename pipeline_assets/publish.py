@@ -3,10 +3,9 @@
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output
 
-from pipeline_assets.partitions import source_videos
-from pipeline_assets.stage_runtime import STAGE_RETRY_POLICY, Stopwatch, stage_failures
+from pipeline_assets.stage_runtime import Stopwatch, stage_asset, stage_failures
 from resources.media.store import MediaStore
 from resources.publish import PLATFORMS, Publisher
 from resources.publish.captions import compose_caption
@@ -22,18 +21,15 @@ def publisher_key(platform: str) -> str:
 def build_post_asset(platform: str) -> AssetsDefinition:
     """The `<platform>_post` asset: publish the short once, record the post in the ledger."""
 
-    @asset(
+    @stage_asset(
         name=f"{platform}_post",
-        partitions_def=source_videos,
         group_name="publish",
-        kinds={"python"},
         ins={
             "short_video": AssetIn("short_video"),
             "script": AssetIn("script"),
             "source_video": AssetIn("source_video"),
         },
         required_resource_keys={publisher_key(platform), "media_store"},
-        retry_policy=STAGE_RETRY_POLICY,
         pool=f"{platform}_api",
         description=f"The short published on {platform} (or its local outbox entry); never posted twice.",
     )

@@ -11,18 +11,15 @@ from dagster import (
     AssetExecutionContext,
     Config,
     Output,
-    asset,
 )
 from pydantic import Field
 
-from pipeline_assets.partitions import source_videos
 from pipeline_assets.stage_runtime import (
-    STAGE_RETRY_POLICY,
     Stopwatch,
     fingerprint,
-    load_cached,
     media_metadata,
-    save_cached,
+    reuse_or_build,
+    stage_asset,
     stage_failures,
     stage_prefix,
 )
@@ -46,11 +43,7 @@ class ShortVideoConfig(Config):
     )
 
 
-@asset(
-    partitions_def=source_videos,
-    group_name="pipeline",
-    kinds={"python"},
-    retry_policy=STAGE_RETRY_POLICY,
+@stage_asset(
     pool="render",
     check_specs=[
         AssetCheckSpec(
@@ -73,45 +66,41 @@ def short_video(
 ) -> Iterator[Output[ShortVideo] | AssetCheckResult]:
     clock = Stopwatch()
     layout = config.layout or renderer.layout
-    cached_flag = True
+
+    def build() -> ShortVideo:
+        workdir = media_store.scratch_dir(f"render-{context.partition_key}")
+        try:
+            out, subs = workdir / "short.mp4", workdir / "subtitles.ass"
+            renderer.render(
+                source_path=media_store.local_path(source_video.uri),
+                avatar_path=media_store.local_path(avatar_video.uri),
+                voice_path=media_store.local_path(voiceover.uri),
+                cues=voiceover.cues,
+                duration_s=voiceover.duration_s,
+                out_path=out,
+                subtitles_path=subs,
+                layout=layout,
+            )
+            return ShortVideo(
+                uri=media_store.put_file(out, f"{prefix}/short.mp4"),
+                subtitles_uri=media_store.put_file(subs, f"{prefix}/subtitles.ass"),
+                facts=probe(out),
+                layout=layout,
+                integrated_lufs=round(measure_lufs(out), 2),
+            )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
     with stage_failures(context):
-        prefix = stage_prefix(
-            context.partition_key,
-            "short_video",
-            fingerprint(source_video.sha256, voiceover, avatar_video.uri, renderer.model_dump(), layout),
-        )
-        record = load_cached(media_store, prefix, ShortVideo)
-        if record is None or not media_store.exists_uri(record.uri):
-            cached_flag = False
-            workdir = media_store.scratch_dir(f"render-{context.partition_key}")
-            try:
-                out, subs = workdir / "short.mp4", workdir / "subtitles.ass"
-                renderer.render(
-                    source_path=media_store.local_path(source_video.uri),
-                    avatar_path=media_store.local_path(avatar_video.uri),
-                    voice_path=media_store.local_path(voiceover.uri),
-                    cues=voiceover.cues,
-                    duration_s=voiceover.duration_s,
-                    out_path=out,
-                    subtitles_path=subs,
-                    layout=layout,
-                )
-                record = ShortVideo(
-                    uri=media_store.put_file(out, f"{prefix}/short.mp4"),
-                    subtitles_uri=media_store.put_file(subs, f"{prefix}/subtitles.ass"),
-                    facts=probe(out),
-                    layout=layout,
-                    integrated_lufs=round(measure_lufs(out), 2),
-                )
-            finally:
-                shutil.rmtree(workdir, ignore_errors=True)
-            save_cached(media_store, prefix, record)
+        inputs = fingerprint(source_video.sha256, voiceover, avatar_video.uri, renderer.model_dump(), layout)
+        prefix = stage_prefix(context.partition_key, "short_video", inputs)
+        record, cached = reuse_or_build(media_store, prefix, ShortVideo, build, lambda r: [r.uri])
     meta = {
         **media_metadata(record.facts, record.uri),
         "layout": record.layout,
         "lufs": record.integrated_lufs,
     }
-    yield Output(record, metadata={**meta, "cached": cached_flag, "elapsed_s": clock.seconds})
+    yield Output(record, metadata={**meta, "cached": cached, "elapsed_s": clock.seconds})
     yield quality_check(record, expected_duration_s=voiceover.duration_s, target_lufs=renderer.target_lufs)
 
 

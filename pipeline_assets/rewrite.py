@@ -10,16 +10,13 @@ from dagster import (
     AssetExecutionContext,
     MetadataValue,
     Output,
-    asset,
 )
 
-from pipeline_assets.partitions import source_videos
 from pipeline_assets.stage_runtime import (
-    STAGE_RETRY_POLICY,
     Stopwatch,
     fingerprint,
-    load_cached,
-    save_cached,
+    reuse_or_build,
+    stage_asset,
     stage_failures,
     stage_prefix,
 )
@@ -39,11 +36,7 @@ SCRIPT_CHECKS = [
 ]
 
 
-@asset(
-    partitions_def=source_videos,
-    group_name="pipeline",
-    kinds={"python"},
-    retry_policy=STAGE_RETRY_POLICY,
+@stage_asset(
     pool="llm",
     check_specs=SCRIPT_CHECKS,
     description="An original short script (hook, body, call to action, title, description, hashtags).",
@@ -56,22 +49,20 @@ def script(
     rewriter: Rewriter,
 ) -> Iterator[Output[Script] | AssetCheckResult]:
     clock = Stopwatch()
-    cached_flag = True
     with stage_failures(context):
         prefix = stage_prefix(
-            context.partition_key,
-            "script",
-            fingerprint(transcript, source_video.title, rewriter.model_dump()),
+            context.partition_key, "script", fingerprint(transcript, source_video.title, rewriter.model_dump())
         )
-        record = load_cached(media_store, prefix, Script)
-        if record is None:
-            cached_flag = False
-            record = rewriter.rewrite(
+        record, cached = reuse_or_build(
+            media_store,
+            prefix,
+            Script,
+            lambda: rewriter.rewrite(
                 transcript, source_title=source_video.title, source_uploader=source_video.uploader
-            )
-            save_cached(media_store, prefix, record)
+            ),
+        )
     score = similarity(record.text, transcript.text)
-    yield Output(record, metadata={**_metadata(record, score), "cached": cached_flag, "elapsed_s": clock.seconds})
+    yield Output(record, metadata={**_metadata(record, score), "cached": cached, "elapsed_s": clock.seconds})
     yield from script_check_results(record, score, rewriter.max_similarity)
 
 

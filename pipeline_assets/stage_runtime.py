@@ -5,13 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from dagster import AssetExecutionContext, Backoff, Failure, Jitter, MetadataValue, RetryPolicy
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    Backoff,
+    Failure,
+    Jitter,
+    MetadataValue,
+    RetryPolicy,
+    asset,
+)
 from pydantic import BaseModel
 
+from pipeline_assets.partitions import source_videos
 from resources.errors import PipelineError, RetryableError
 from resources.media.store import MediaStore
 from resources.records import MediaFacts
@@ -72,6 +82,38 @@ def load_cached(store: MediaStore, prefix: str, model: type[RecordT]) -> RecordT
 
 def save_cached(store: MediaStore, prefix: str, record: BaseModel) -> None:
     store.write_text(f"{prefix}/record.json", record.model_dump_json(indent=2))
+
+
+def reuse_or_build(
+    store: MediaStore,
+    prefix: str,
+    model: type[RecordT],
+    build: Callable[[], RecordT],
+    media_of: Callable[[RecordT], list[str]] = lambda record: [],
+) -> tuple[RecordT, bool]:
+    """The record an earlier run stored under `prefix` if its media still exists, else `build()`'s (stored).
+
+    Returns (record, cached). This is what makes re-execution and backfills cheap and idempotent.
+    """
+    cached = load_cached(store, prefix, model)
+    if cached is not None and all(store.exists_uri(uri) for uri in media_of(cached)):
+        return cached, True
+    record = build()
+    save_cached(store, prefix, record)
+    return record, False
+
+
+def stage_asset(*, pool: str, description: str, **kwargs: Any) -> Callable[..., AssetsDefinition]:
+    """`@asset` with what every pipeline stage shares: the partitions, group, retry policy and a pool."""
+    return asset(
+        partitions_def=source_videos,
+        group_name=kwargs.pop("group_name", "pipeline"),
+        kinds={"python"},
+        retry_policy=STAGE_RETRY_POLICY,
+        pool=pool,
+        description=description,
+        **kwargs,
+    )
 
 
 class Stopwatch:

@@ -3,15 +3,13 @@
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MetadataValue, Output
 
-from pipeline_assets.partitions import source_videos
 from pipeline_assets.stage_runtime import (
-    STAGE_RETRY_POLICY,
     Stopwatch,
     fingerprint,
-    load_cached,
-    save_cached,
+    reuse_or_build,
+    stage_asset,
     stage_failures,
     stage_prefix,
 )
@@ -20,32 +18,27 @@ from resources.records import SourceVideo, Transcript
 from resources.transcribe import Transcriber
 
 
-@asset(
-    partitions_def=source_videos,
-    group_name="pipeline",
-    kinds={"python"},
-    retry_policy=STAGE_RETRY_POLICY,
+@stage_asset(
     pool="transcription",
     description="Speech of the source video with word timestamps (faster-whisper offline, Whisper API in the cloud).",
 )
 def transcript(
-    context: AssetExecutionContext,
-    source_video: SourceVideo,
-    media_store: MediaStore,
-    transcriber: Transcriber,
+    context: AssetExecutionContext, source_video: SourceVideo, media_store: MediaStore, transcriber: Transcriber
 ) -> Iterator[Output[Transcript]]:
     clock = Stopwatch()
     with stage_failures(context):
-        settings = transcriber.model_dump()
-        prefix = stage_prefix(context.partition_key, "transcript", fingerprint(source_video.sha256, settings))
-        cached = load_cached(media_store, prefix, Transcript)
-        if cached is not None:
-            yield Output(cached, metadata={**_metadata(cached), "cached": True, "elapsed_s": clock.seconds})
-            return
-        media = media_store.local_path(source_video.uri)
-        record = transcriber.transcribe(media, has_audio=source_video.facts.has_audio)
-        save_cached(media_store, prefix, record)
-    yield Output(record, metadata={**_metadata(record), "cached": False, "elapsed_s": clock.seconds})
+        prefix = stage_prefix(
+            context.partition_key, "transcript", fingerprint(source_video.sha256, transcriber.model_dump())
+        )
+        record, cached = reuse_or_build(
+            media_store,
+            prefix,
+            Transcript,
+            lambda: transcriber.transcribe(
+                media_store.local_path(source_video.uri), has_audio=source_video.facts.has_audio
+            ),
+        )
+    yield Output(record, metadata={**_metadata(record), "cached": cached, "elapsed_s": clock.seconds})
 
 
 def _metadata(record: Transcript) -> dict[str, Any]:

@@ -4,15 +4,13 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, Output, asset
+from dagster import AssetExecutionContext, Output
 
-from pipeline_assets.partitions import source_videos
 from pipeline_assets.stage_runtime import (
-    STAGE_RETRY_POLICY,
     Stopwatch,
     fingerprint,
-    load_cached,
-    save_cached,
+    reuse_or_build,
+    stage_asset,
     stage_failures,
     stage_prefix,
 )
@@ -22,11 +20,7 @@ from resources.records import Script, Voiceover
 from resources.voice import Speaker
 
 
-@asset(
-    partitions_def=source_videos,
-    group_name="pipeline",
-    kinds={"python"},
-    retry_policy=STAGE_RETRY_POLICY,
+@stage_asset(
     pool="tts",
     description="The narration, synthesized cue by cue (Piper offline, ElevenLabs in the cloud), with word timings.",
 )
@@ -34,12 +28,8 @@ def voiceover(
     context: AssetExecutionContext, script: Script, media_store: MediaStore, speaker: Speaker
 ) -> Iterator[Output[Voiceover]]:
     clock = Stopwatch()
-    with stage_failures(context):
-        prefix = stage_prefix(context.partition_key, "voiceover", fingerprint(script, speaker.model_dump()))
-        cached = load_cached(media_store, prefix, Voiceover)
-        if cached is not None and media_store.exists_uri(cached.uri):
-            yield Output(cached, metadata={**_metadata(cached), "cached": True, "elapsed_s": clock.seconds})
-            return
+
+    def build() -> Voiceover:
         workdir = media_store.scratch_dir(f"voice-{context.partition_key}")
         try:
             wav = workdir / "voiceover.wav"
@@ -47,7 +37,7 @@ def voiceover(
             if synthesis.fallback_reason:
                 context.log.warning(f"voiceover[{context.partition_key}]: {synthesis.fallback_reason}")
             probe(wav)  # proves the file is real audio before anything downstream uses it
-            record = Voiceover(
+            return Voiceover(
                 uri=media_store.put_file(wav, f"{prefix}/voiceover.wav"),
                 duration_s=synthesis.duration_s,
                 sample_rate=synthesis.sample_rate,
@@ -57,8 +47,11 @@ def voiceover(
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        save_cached(media_store, prefix, record)
-    yield Output(record, metadata={**_metadata(record), "cached": False, "elapsed_s": clock.seconds})
+
+    with stage_failures(context):
+        prefix = stage_prefix(context.partition_key, "voiceover", fingerprint(script, speaker.model_dump()))
+        record, cached = reuse_or_build(media_store, prefix, Voiceover, build, lambda r: [r.uri])
+    yield Output(record, metadata={**_metadata(record), "cached": cached, "elapsed_s": clock.seconds})
 
 
 def _metadata(record: Voiceover) -> dict[str, Any]:
