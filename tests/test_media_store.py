@@ -95,3 +95,37 @@ def test_s3_without_bucket_names_the_variable(tmp_path: Path) -> None:
     store = MediaStore(backend="s3", root=str(tmp_path))
     with pytest.raises(Exception, match="SHORTS_S3_BUCKET"):
         store.read_text("records/x.json")
+
+
+def test_stages_run_on_the_s3_backend_with_records_and_media_in_the_bucket(
+    s3_store: MediaStore, s3_endpoint: str, sample_video: Path
+) -> None:
+    from dagster import DagsterInstance, materialize
+
+    from pipeline_assets.ingest import source_video
+    from pipeline_assets.source_registry import register_source
+    from pipeline_assets.transcribe import transcript
+    from resources.ingest import Downloader
+    from resources.io_manager import JsonRecordIOManager
+    from resources.records import SourceRequest
+    from resources.transcribe import Transcriber
+
+    register_source(s3_store, SourceRequest(partition_key="file-s3", source=str(sample_video)))
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("source_videos", ["file-s3"])
+    result = materialize(
+        [source_video, transcript],
+        partition_key="file-s3",
+        instance=instance,
+        resources={
+            "media_store": s3_store,
+            "io_manager": JsonRecordIOManager(media_store=s3_store),
+            "downloader": Downloader(),
+            "transcriber": Transcriber(),
+        },
+    )
+    assert result.success
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    keys = {item["Key"] for item in client.list_objects_v2(Bucket=s3_store.bucket)["Contents"]}
+    assert "shorts/records/transcript/file-s3.json" in keys
+    assert any(key.startswith("shorts/media/file-s3/source_video/") and key.endswith("source.mp4") for key in keys)
