@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from resources.usage import Usage
+
 
 class Record(BaseModel):
     """Base of every stage record: frozen, JSON-friendly, strict about unknown fields."""
@@ -79,6 +81,7 @@ class Transcript(Record):
     duration_s: float = Field(description="Duration of the audio that was transcribed.")
     provider: str
     model: str
+    usage: list[Usage] = Field(default_factory=list, description="Provider usage and estimated cost.")
 
     @property
     def word_count(self) -> int:
@@ -96,6 +99,7 @@ class Script(Record):
     hashtags: list[str] = Field(description="Hashtags without the leading '#'.")
     provider: str
     model: str = ""
+    usage: list[Usage] = Field(default_factory=list, description="Provider usage and estimated cost.")
 
     @property
     def lines(self) -> list[str]:
@@ -129,6 +133,7 @@ class Voiceover(Record):
     cues: list[Cue]
     provider: str
     voice: str
+    usage: list[Usage] = Field(default_factory=list, description="Provider usage and estimated cost.")
 
     @property
     def words(self) -> list[Word]:
@@ -142,6 +147,7 @@ class AvatarVideo(Record):
     facts: MediaFacts
     provider: str
     fallback_reason: str = Field(default="", description="Why a cloud provider fell back to the offline avatar.")
+    usage: list[Usage] = Field(default_factory=list, description="Provider usage and estimated cost.")
 
 
 Layout = Literal["avatar_over_blur", "split_screen"]

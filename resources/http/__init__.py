@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every cloud provider: one retry policy, one way to read secrets."""

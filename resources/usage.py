@@ -1,0 +1,35 @@
+"""Usage and estimated cost of provider calls, from a price table in configuration."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+# USD per unit; the operator overrides these in configuration (SHORTS_PRICES_JSON). Offline engines are free.
+DEFAULT_PRICES: dict[str, float] = {
+    "openai:audio_minutes": 0.006,
+    "openai:input_tokens": 0.15 / 1_000_000,
+    "openai:output_tokens": 0.60 / 1_000_000,
+    "elevenlabs:characters": 0.30 / 1000,
+    "d-id:video_seconds": 0.05,
+    "synthesia:video_seconds": 0.10,
+    "heygen:video_seconds": 0.05,
+}
+
+
+class Usage(BaseModel):
+    """What one provider call consumed and what it is estimated to cost."""
+
+    provider: str
+    units: dict[str, float] = Field(default_factory=dict, description="e.g. {'audio_minutes': 0.5}")
+    cost_usd: float = 0.0
+
+
+def priced(provider: str, units: dict[str, float], prices: dict[str, float] | None = None) -> Usage:
+    """A Usage whose cost is the units times the price table's entries for `provider`."""
+    table = DEFAULT_PRICES if prices is None else {**DEFAULT_PRICES, **prices}
+    cost = sum(amount * table.get(f"{provider}:{unit}", 0.0) for unit, amount in units.items())
+    return Usage(provider=provider, units=units, cost_usd=round(cost, 6))
+
+
+def total_cost(usages: list[Usage]) -> float:
+    return round(sum(usage.cost_usd for usage in usages), 6)
