@@ -26,6 +26,7 @@ demo: setup
 
 # The Dagster UI (webserver + daemon) on http://127.0.0.1:3000 with every partition made so far.
 dev: setup
+	$(BIN)/python -m pipeline_assets pools
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: setup

@@ -14,7 +14,19 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="turn one video (default: a generated sample) into a short")
     demo.add_argument("--source", default="", help="video URL or local file")
     demo.add_argument("--layout", default="", choices=["", "avatar_over_blur", "split_screen"])
+    commands.add_parser("pools", help="write the per-API concurrency pool limits into the Dagster instance")
     args = parser.parse_args(argv)
+    if args.command == "pools":
+        from dagster import DagsterInstance
+
+        from pipeline_assets.demo import ensure_dagster_home
+        from pipeline_assets.pools import apply_pool_limits
+
+        ensure_dagster_home()
+        with DagsterInstance.get() as instance:
+            for pool, limit in apply_pool_limits(instance).items():
+                print(f"pool {pool}: {limit}")
+        return 0
     if args.command == "demo":
         from pipeline_assets.demo import run_demo
 

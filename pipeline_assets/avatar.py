@@ -13,6 +13,7 @@ from pipeline_assets.stage_runtime import (
     reuse_or_build,
     stage_asset,
     stage_failures,
+    stage_pool,
     stage_prefix,
 )
 from resources.avatar import AvatarRenderer
@@ -22,7 +23,7 @@ from resources.records import AvatarVideo, Voiceover
 
 
 @stage_asset(
-    pool="avatar",
+    pool=stage_pool("avatar_video"),
     description="The presenter video (offline animated presenter; D-ID / Synthesia in the cloud).",
 )
 def avatar_video(

@@ -11,6 +11,7 @@ from typing import Any
 from dagster import DagsterInstance
 
 from pipeline_assets.partitions import source_videos
+from pipeline_assets.pools import apply_pool_limits
 from pipeline_assets.sample_source import make_sample_source
 from pipeline_assets.settings import PROJECT_ROOT, PipelineSettings
 from pipeline_assets.source_registry import register_source
@@ -54,6 +55,7 @@ def run_demo(source: str | None, *, layout: str = "") -> Path:
     resources = defs.resources or {}
     register_source(resources["media_store"], SourceRequest(partition_key=key, source=source, reason="make demo"))
     instance = DagsterInstance.get()
+    apply_pool_limits(instance)
     instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
     print(f"partition {key}: running the whole chain (UI: make dev)", flush=True)
     # INFO keeps the console to step progress and warnings; every event is still in the UI.

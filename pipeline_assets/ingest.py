@@ -15,6 +15,7 @@ from pipeline_assets.stage_runtime import (
     reuse_or_build,
     stage_asset,
     stage_failures,
+    stage_pool,
     stage_prefix,
 )
 from resources.errors import InputRejected
@@ -32,7 +33,7 @@ class SourceVideoConfig(Config):
 
 
 @stage_asset(
-    pool="download",
+    pool=stage_pool("source_video"),
     description="The source video, fetched with yt-dlp (or copied from a local file) and probed with PyAV.",
 )
 def source_video(

@@ -10,6 +10,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     Config,
+    MetadataValue,
     Output,
 )
 from pydantic import Field
@@ -21,13 +22,15 @@ from pipeline_assets.stage_runtime import (
     reuse_or_build,
     stage_asset,
     stage_failures,
+    stage_pool,
     stage_prefix,
 )
 from resources.media.probe import probe
 from resources.media.store import MediaStore
-from resources.records import AvatarVideo, ShortVideo, SourceVideo, Voiceover
+from resources.records import AvatarVideo, Script, ShortVideo, SourceVideo, Transcript, Voiceover
 from resources.render import Renderer
 from resources.render.renderer import measure_lufs
+from resources.usage import cost_by_provider, total_cost
 
 SHORT_WIDTH, SHORT_HEIGHT = 1080, 1920
 MAX_SHORT_S = 180.0  # YouTube Shorts' upper limit
@@ -44,7 +47,7 @@ class ShortVideoConfig(Config):
 
 
 @stage_asset(
-    pool="render",
+    pool=stage_pool("short_video"),
     check_specs=[
         AssetCheckSpec(
             "short_video_quality",
@@ -59,6 +62,8 @@ def short_video(
     context: AssetExecutionContext,
     config: ShortVideoConfig,
     source_video: SourceVideo,
+    transcript: Transcript,
+    script: Script,
     voiceover: Voiceover,
     avatar_video: AvatarVideo,
     media_store: MediaStore,
@@ -95,10 +100,14 @@ def short_video(
         inputs = fingerprint(source_video.sha256, voiceover, avatar_video.uri, renderer.model_dump(), layout)
         prefix = stage_prefix(context.partition_key, "short_video", inputs)
         record, cached = reuse_or_build(media_store, prefix, ShortVideo, build, lambda r: [r.uri])
+    # The video's whole provider bill so far, so an operator sees the cost per short in one place.
+    usage = [*transcript.usage, *script.usage, *voiceover.usage, *avatar_video.usage]
     meta = {
         **media_metadata(record.facts, record.uri),
         "layout": record.layout,
         "lufs": record.integrated_lufs,
+        "video_cost_usd": total_cost(usage),
+        "cost_by_provider": MetadataValue.json(cost_by_provider(usage)),
     }
     yield Output(record, metadata={**meta, "cached": cached, "elapsed_s": clock.seconds})
     yield quality_check(record, expected_duration_s=voiceover.duration_s, target_lufs=renderer.target_lufs)

@@ -18,7 +18,9 @@ from pipeline_assets.stage_runtime import (
     reuse_or_build,
     stage_asset,
     stage_failures,
+    stage_pool,
     stage_prefix,
+    usage_metadata,
 )
 from resources.media.store import MediaStore
 from resources.records import Script, SourceVideo, Transcript
@@ -37,7 +39,7 @@ SCRIPT_CHECKS = [
 
 
 @stage_asset(
-    pool="llm",
+    pool=stage_pool("script"),
     check_specs=SCRIPT_CHECKS,
     description="An original short script (hook, body, call to action, title, description, hashtags).",
 )
@@ -90,6 +92,7 @@ def _metadata(record: Script, score: float) -> dict[str, Any]:
         f"{' '.join('#' + tag for tag in record.hashtags)}"
     )
     return {
+        **usage_metadata(record.usage),
         "word_count": record.word_count,
         "lines": len(record.lines),
         "similarity_to_source": round(score, 3),

@@ -5,6 +5,7 @@ Switching local -> cloud is a change of environment, never of code.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -25,9 +26,25 @@ class PipelineSettings(BaseModel):
     s3_endpoint_url: str = ""
     max_source_duration_s: float = 600.0
     allow_private_networks: bool = False
+    # Stage providers: offline defaults, cloud engines by configuration only.
+    transcribe_provider: Literal["local", "openai"] = "local"
+    rewrite_provider: Literal["local", "openai"] = "local"
+    voice_provider: Literal["piper", "espeak", "elevenlabs"] = "piper"
+    avatar_provider: Literal["local", "d-id", "synthesia", "heygen"] = "local"
     whisper_model: str = Field(default="", description="Name or folder; empty = bundled tiny.en.")
-    voice_provider: Literal["piper", "espeak"] = "piper"
     piper_voice: str = ""
+    openai_base_url: str = Field(default="", description="Any OpenAI-compatible server (Ollama, vLLM); empty = OpenAI.")
+    openai_transcribe_model: str = "whisper-1"
+    openai_chat_model: str = "gpt-4o-mini"
+    elevenlabs_base_url: str = ""
+    elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
+    elevenlabs_model: str = "eleven_multilingual_v2"
+    avatar_api_base_url: str = Field(default="", description="D-ID / Synthesia / HeyGen API host; empty = real.")
+    avatar_upload_base_url: str = Field(default="", description="Synthesia's upload host; empty = real.")
+    avatar_id: str = Field(default="", description="Synthesia / HeyGen avatar id (the presenter template).")
+    presenter_image: str = Field(default="", description="D-ID portrait (file or https URL); empty = drawn.")
+    avatar_timeout_s: float = 900.0
+    prices_json: str = Field(default="", description='Price overrides, e.g. {"openai:audio_minutes": 0.006}.')
     layout: Literal["avatar_over_blur", "split_screen"] = "avatar_over_blur"
     watermark_text: str = "@viralshorts"
     publish_dry_run: bool = False
@@ -41,6 +58,11 @@ class PipelineSettings(BaseModel):
             if f"{ENV_PREFIX}{name.upper()}" in environ
         }
         return cls.model_validate(values)
+
+    @property
+    def prices(self) -> dict[str, float]:
+        """The price table overrides (USD per unit), parsed from `prices_json`."""
+        return {str(k): float(v) for k, v in json.loads(self.prices_json).items()} if self.prices_json else {}
 
     @property
     def data_path(self) -> Path:

@@ -22,9 +22,12 @@ from dagster import (
 from pydantic import BaseModel
 
 from pipeline_assets.partitions import source_videos
+from pipeline_assets.pools import pool_for
+from pipeline_assets.settings import PipelineSettings
 from resources.errors import PipelineError, RetryableError
 from resources.media.store import MediaStore
 from resources.records import MediaFacts
+from resources.usage import Usage, total_cost
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
@@ -103,6 +106,20 @@ def reuse_or_build(
     return record, False
 
 
+def stage_pool(stage: str) -> str:
+    """The pool of a stage: named after the API its configured provider calls (read from SHORTS_* at load)."""
+    settings = PipelineSettings.from_env()
+    providers = {
+        "transcript": settings.transcribe_provider,
+        "script": settings.rewrite_provider,
+        "voiceover": settings.voice_provider,
+        "avatar_video": settings.avatar_provider,
+        "short_video": "ffmpeg",
+        "source_video": "yt-dlp",
+    }
+    return pool_for(providers[stage])
+
+
 def stage_asset(*, pool: str, description: str, **kwargs: Any) -> Callable[..., AssetsDefinition]:
     """`@asset` with what every pipeline stage shares: the partitions, group, retry policy and a pool."""
     return asset(
@@ -139,6 +156,15 @@ def media_metadata(facts: MediaFacts, uri: str) -> dict[str, Any]:
         meta["fps"] = facts.fps
         meta["video_codec"] = facts.video_codec
     meta["audio_codec"] = facts.audio_codec or "none"
+    return meta
+
+
+def usage_metadata(usage: list[Usage]) -> dict[str, Any]:
+    """UI metadata for provider usage: the estimated cost and each unit consumed."""
+    meta: dict[str, Any] = {"cost_usd": total_cost(usage)}
+    for item in usage:
+        for unit, amount in item.units.items():
+            meta[f"usage_{unit}"] = round(amount, 3)
     return meta
 
 

@@ -11,7 +11,9 @@ from pipeline_assets.stage_runtime import (
     reuse_or_build,
     stage_asset,
     stage_failures,
+    stage_pool,
     stage_prefix,
+    usage_metadata,
 )
 from resources.media.store import MediaStore
 from resources.records import SourceVideo, Transcript
@@ -19,7 +21,7 @@ from resources.transcribe import Transcriber
 
 
 @stage_asset(
-    pool="transcription",
+    pool=stage_pool("transcript"),
     description="Speech of the source video with word timestamps (faster-whisper offline, Whisper API in the cloud).",
 )
 def transcript(
@@ -43,6 +45,7 @@ def transcript(
 
 def _metadata(record: Transcript) -> dict[str, Any]:
     return {
+        **usage_metadata(record.usage),
         "word_count": record.word_count,
         "language": record.language,
         "audio_s": record.duration_s,

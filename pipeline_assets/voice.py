@@ -12,6 +12,7 @@ from pipeline_assets.stage_runtime import (
     reuse_or_build,
     stage_asset,
     stage_failures,
+    stage_pool,
     stage_prefix,
 )
 from resources.media.probe import probe
@@ -21,7 +22,7 @@ from resources.voice import Speaker
 
 
 @stage_asset(
-    pool="tts",
+    pool=stage_pool("voiceover"),
     description="The narration, synthesized cue by cue (Piper offline, ElevenLabs in the cloud), with word timings.",
 )
 def voiceover(

@@ -33,3 +33,11 @@ def priced(provider: str, units: dict[str, float], prices: dict[str, float] | No
 
 def total_cost(usages: list[Usage]) -> float:
     return round(sum(usage.cost_usd for usage in usages), 6)
+
+
+def cost_by_provider(usages: list[Usage]) -> dict[str, float]:
+    """Estimated cost per provider, for the per-video total in the UI."""
+    totals: dict[str, float] = {}
+    for usage in usages:
+        totals[usage.provider] = round(totals.get(usage.provider, 0.0) + usage.cost_usd, 6)
+    return totals
