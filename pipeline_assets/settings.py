@@ -5,7 +5,6 @@ Switching local -> cloud is a change of environment, never of code.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -44,7 +43,6 @@ class PipelineSettings(BaseModel):
     avatar_id: str = Field(default="", description="Synthesia / HeyGen avatar id (the presenter template).")
     presenter_image: str = Field(default="", description="D-ID portrait (file or https URL); empty = drawn.")
     avatar_timeout_s: float = 900.0
-    prices_json: str = Field(default="", description='Price overrides, e.g. {"openai:audio_minutes": 0.006}.')
     layout: Literal["avatar_over_blur", "split_screen"] = "avatar_over_blur"
     watermark_text: str = "@viralshorts"
     publish_dry_run: bool = False
@@ -58,11 +56,6 @@ class PipelineSettings(BaseModel):
             if f"{ENV_PREFIX}{name.upper()}" in environ
         }
         return cls.model_validate(values)
-
-    @property
-    def prices(self) -> dict[str, float]:
-        """The price table overrides (USD per unit), parsed from `prices_json`."""
-        return {str(k): float(v) for k, v in json.loads(self.prices_json).items()} if self.prices_json else {}
 
     @property
     def data_path(self) -> Path:

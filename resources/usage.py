@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 from pydantic import BaseModel, Field
 
-# USD per unit; the operator overrides these in configuration (SHORTS_PRICES_JSON). Offline engines are free.
+from resources.errors import ConfigurationError
+
+# USD per unit; the operator overrides them with $SHORTS_PRICES_JSON. Offline engines are free.
 DEFAULT_PRICES: dict[str, float] = {
     "openai:audio_minutes": 0.006,
     "openai:input_tokens": 0.15 / 1_000_000,
@@ -24,9 +29,22 @@ class Usage(BaseModel):
     cost_usd: float = 0.0
 
 
+PRICES_ENV = "SHORTS_PRICES_JSON"
+
+
+def price_table(overrides: dict[str, float] | None = None) -> dict[str, float]:
+    """Default prices, overridden by $SHORTS_PRICES_JSON (e.g. {"openai:audio_minutes": 0.006}), then `overrides`."""
+    configured = os.environ.get(PRICES_ENV, "").strip()
+    try:
+        from_env = {str(k): float(v) for k, v in json.loads(configured).items()} if configured else {}
+    except (ValueError, AttributeError) as exc:
+        raise ConfigurationError(f"{PRICES_ENV} must be a JSON object of unit prices: {exc}") from exc
+    return {**DEFAULT_PRICES, **from_env, **(overrides or {})}
+
+
 def priced(provider: str, units: dict[str, float], prices: dict[str, float] | None = None) -> Usage:
     """A Usage whose cost is the units times the price table's entries for `provider`."""
-    table = DEFAULT_PRICES if prices is None else {**DEFAULT_PRICES, **prices}
+    table = price_table(prices)
     cost = sum(amount * table.get(f"{provider}:{unit}", 0.0) for unit, amount in units.items())
     return Usage(provider=provider, units=units, cost_usd=round(cost, 6))
 
