@@ -15,6 +15,7 @@ from pipeline_assets.stage_runtime import (
     stage_failures,
     stage_pool,
     stage_prefix,
+    usage_metadata,
 )
 from resources.avatar import AvatarRenderer
 from resources.media.probe import probe
@@ -35,9 +36,15 @@ def avatar_video(
         workdir = media_store.scratch_dir(f"avatar-{context.partition_key}")
         try:
             out = workdir / "avatar.mp4"
-            provider = avatar_renderer.render(voice_path=media_store.local_path(voiceover.uri), out_path=out)
+            result = avatar_renderer.render(voice_path=media_store.local_path(voiceover.uri), out_path=out)
+            if result.fallback_reason:
+                context.log.warning(f"avatar_video[{context.partition_key}]: {result.fallback_reason}")
             return AvatarVideo(
-                uri=media_store.put_file(out, f"{prefix}/avatar.mp4"), facts=probe(out), provider=provider
+                uri=media_store.put_file(out, f"{prefix}/avatar.mp4"),
+                facts=probe(out),
+                provider=result.provider,
+                fallback_reason=result.fallback_reason,
+                usage=result.usage,
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -50,7 +57,7 @@ def avatar_video(
 
 
 def _metadata(record: AvatarVideo) -> dict[str, Any]:
-    meta = {**media_metadata(record.facts, record.uri), "provider": record.provider}
+    meta = {**media_metadata(record.facts, record.uri), **usage_metadata(record.usage), "provider": record.provider}
     if record.fallback_reason:
         meta["fallback"] = record.fallback_reason
     return meta

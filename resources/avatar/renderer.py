@@ -1,13 +1,15 @@
 """The avatar stage's resource: turn the voiceover into a video of a presenter speaking it.
 
 `AvatarRenderer.provider` picks an engine from `ENGINES`. An engine is anything with
-`render(voice_path, out_path)`; a cloud provider (D-ID, Synthesia, HeyGen) is one module with a factory
-plus one line in `ENGINES` (and its name in the `provider` Literal).
+`render(voice_path, out_path) -> list[Usage]`; a cloud provider (D-ID, Synthesia, HeyGen) is one module
+built on `resources.avatar.cloud` plus one line in `ENGINES` (and its name in the `provider` Literal).
+When a cloud provider refuses, fails or times out, the offline presenter renders instead (`fallback_to_local`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -17,8 +19,10 @@ from typing import IO, Literal, Protocol
 
 import dagster as dg
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, Field
 
+from resources.avatar.cloud import CloudSettings
+from resources.avatar.did_engine import DIdEngine
 from resources.avatar.envelope import (
     blink_schedule,
     blink_track,
@@ -26,8 +30,13 @@ from resources.avatar.envelope import (
     loudness_envelope,
     read_wav_mono,
 )
+from resources.avatar.heygen_engine import HeyGenEngine
 from resources.avatar.presenter import PresenterDrawer, PresenterLook
+from resources.avatar.synthesia_engine import SynthesiaEngine
+from resources.errors import ConfigurationError, ProviderError
+from resources.http.secrets import redact, require_secret
 from resources.media.ffmpeg import FfmpegError, ffmpeg_exe
+from resources.usage import Usage
 
 # Once every frame is written, ffmpeg only flushes the encoder and muxes: minutes mean it is stuck.
 _FINISH_TIMEOUT_S = 300.0
@@ -36,7 +45,7 @@ _FINISH_TIMEOUT_S = 300.0
 class AvatarEngine(Protocol):
     """What every avatar provider does: write an MP4 of a presenter speaking `voice_path`."""
 
-    def render(self, voice_path: Path, out_path: Path) -> None: ...
+    def render(self, voice_path: Path, out_path: Path) -> list[Usage]: ...
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,8 @@ class LocalAvatarEngine:
     look: PresenterLook
     seed: int
 
-    def render(self, voice_path: Path, out_path: Path) -> None:
-        """Write `out_path` (H.264 yuv420p + AAC, as long as the voice); InputRejected on a bad voice."""
+    def render(self, voice_path: Path, out_path: Path) -> list[Usage]:
+        """Write `out_path` (H.264 yuv420p + AAC, as long as the voice); InputRejected on a bad voice. Free."""
         samples, rate = read_wav_mono(voice_path)
         duration_s = samples.size / rate
         n_frames = frame_count(samples.size, rate, self.fps)
@@ -65,6 +74,7 @@ class LocalAvatarEngine:
             fps=self.fps,
             duration_s=duration_s,
         )
+        return []
 
 
 def encode_frames(
@@ -129,25 +139,96 @@ def _tail(log: IO[bytes], lines: int = 12) -> str:
     return "\n".join(log.read().decode("utf-8", "replace").strip().splitlines()[-lines:])
 
 
-def _local_engine(settings: AvatarRenderer) -> AvatarEngine:
-    look = PresenterLook(
+def _look(settings: AvatarRenderer) -> PresenterLook:
+    return PresenterLook(
         skin=settings.skin_color,
         hair=settings.hair_color,
         shirt=settings.shirt_color,
         background=settings.background_color,
     )
-    return LocalAvatarEngine(size=settings.size, fps=settings.fps, look=look, seed=settings.seed)
+
+
+def _local_engine(settings: AvatarRenderer) -> AvatarEngine:
+    return LocalAvatarEngine(size=settings.size, fps=settings.fps, look=_look(settings), seed=settings.seed)
+
+
+# Real hosts and key variables per cloud provider; the resource's empty strings mean "these".
+_API_BASE_URLS = {
+    "d-id": "https://api.d-id.com",
+    "synthesia": "https://api.synthesia.io",
+    "heygen": "https://api.heygen.com",
+}
+_UPLOAD_BASE_URLS = {"synthesia": "https://upload.api.synthesia.io"}
+_API_KEY_ENVS = {"d-id": "DID_API_KEY", "synthesia": "SYNTHESIA_API_KEY", "heygen": "HEYGEN_API_KEY"}
+
+
+def _cloud_settings(settings: AvatarRenderer, *, needs_avatar_id: bool = False) -> CloudSettings:
+    """The resolved settings of the selected cloud provider; ConfigurationError when the key or avatar is missing."""
+    provider = settings.provider
+    key_env = settings.api_key_env or _API_KEY_ENVS[provider]
+    api_key = require_secret(key_env, stage=f"avatar ({provider})", offline_alternative="provider=local")
+    if needs_avatar_id and not settings.avatar_id.strip():
+        raise ConfigurationError(
+            f"avatar ({provider}): avatar_id is empty; set it to one of your {provider} avatar ids "
+            "or use provider=local"
+        )
+    api = (settings.api_base_url or _API_BASE_URLS[provider]).rstrip("/")
+    return CloudSettings(
+        provider=provider,
+        api_key=api_key,
+        api_base_url=api,
+        upload_base_url=(settings.upload_base_url or _UPLOAD_BASE_URLS.get(provider, api)).rstrip("/"),
+        avatar_id=settings.avatar_id.strip(),
+        size=settings.size,
+        fps=settings.fps,
+        poll_interval_s=settings.poll_interval_s,
+        poll_backoff=settings.poll_backoff,
+        timeout_s=settings.timeout_s,
+    )
+
+
+def _did_engine(settings: AvatarRenderer) -> AvatarEngine:
+    def portrait() -> np.ndarray:
+        return PresenterDrawer(settings.size, settings.fps, _look(settings), settings.seed).draw(0, 0.0, 0.0)
+
+    return DIdEngine(_cloud_settings(settings), presenter_image=settings.presenter_image, portrait=portrait)
+
+
+def _synthesia_engine(settings: AvatarRenderer) -> AvatarEngine:
+    return SynthesiaEngine(
+        _cloud_settings(settings, needs_avatar_id=True),
+        background=settings.cloud_background,
+        script_language=settings.script_language,
+        test=settings.test_video,
+    )
+
+
+def _heygen_engine(settings: AvatarRenderer) -> AvatarEngine:
+    return HeyGenEngine(_cloud_settings(settings, needs_avatar_id=True))
 
 
 ENGINES: dict[str, Callable[[AvatarRenderer], AvatarEngine]] = {
     "local": _local_engine,
+    "d-id": _did_engine,
+    "synthesia": _synthesia_engine,
+    "heygen": _heygen_engine,
 }
+
+
+class AvatarResult(BaseModel):
+    """Who made the avatar video, why the offline presenter stood in (if it did), and what it cost."""
+
+    provider: str = Field(description="Engine that rendered the file: local, d-id, synthesia or heygen.")
+    fallback_reason: str = Field(default="", description="Why a cloud provider fell back to the offline avatar.")
+    usage: list[Usage] = Field(default_factory=list, description="Provider usage and estimated cost.")
 
 
 class AvatarRenderer(dg.ConfigurableResource):
     """Renders the presenter video for a voiceover with the configured provider."""
 
-    provider: Literal["local"] = Field(default="local", description="Avatar engine; see ENGINES.")
+    provider: Literal["local", "d-id", "synthesia", "heygen"] = Field(
+        default="local", description="Avatar engine; see ENGINES."
+    )
     size: int = Field(default=720, description="Width and height of the square video in pixels (even).")
     fps: int = Field(default=25, description="Frames per second.")
     skin_color: str = Field(default="#f0c8a0", description="Presenter skin as #rrggbb.")
@@ -155,8 +236,52 @@ class AvatarRenderer(dg.ConfigurableResource):
     shirt_color: str = Field(default="#2f6fde", description="Presenter shirt as #rrggbb.")
     background_color: str = Field(default="#1f3b5c", description="Backdrop base colour as #rrggbb.")
     seed: int = Field(default=7, description="Seed of the blink and glance schedule (same seed, same video).")
+    # Cloud providers. The presenter is configuration: a portrait (D-ID) or an avatar id (Synthesia, HeyGen).
+    presenter_image: str = Field(
+        default="",
+        description="D-ID portrait: a .png/.jpg path or https URL; empty = the offline presenter's first frame.",
+    )
+    avatar_id: str = Field(default="", description="Synthesia avatar or HeyGen avatar id (required for those two).")
+    cloud_background: str = Field(
+        default="off_white", description="Synthesia background: a stock name, an asset id or a URL."
+    )
+    script_language: str = Field(default="en-US", description="Synthesia scriptLanguage of the uploaded voice.")
+    test_video: bool = Field(default=False, description="Synthesia test video: free, watermarked, 30 a day.")
+    api_base_url: str = Field(default="", description="API base URL; empty = the provider's real host.")
+    upload_base_url: str = Field(
+        default="", description="Synthesia upload host; empty = https://upload.api.synthesia.io."
+    )
+    api_key_env: str = Field(
+        default="", description="Variable holding the key; empty = DID_API_KEY, SYNTHESIA_API_KEY or HEYGEN_API_KEY."
+    )
+    poll_interval_s: float = Field(default=5.0, description="First wait between two status reads of a cloud job.")
+    poll_backoff: float = Field(default=1.5, description="Each wait is the previous one times this (capped at 30 s).")
+    timeout_s: float = Field(default=900.0, description="Deadline for a whole cloud job, uploads to download.")
+    fallback_to_local: bool = Field(
+        default=True, description="Render the offline presenter when the cloud provider refuses, fails or times out."
+    )
 
-    def render(self, *, voice_path: Path, out_path: Path) -> str:
-        """Write the presenter MP4 to `out_path` and return the provider name that made it."""
-        ENGINES[self.provider](self).render(voice_path, out_path)
-        return self.provider
+    def render(self, *, voice_path: Path, out_path: Path) -> AvatarResult:
+        """Write the presenter MP4 to `out_path`; say which engine made it and what it cost.
+
+        A missing API key or avatar id is a ConfigurationError (never hidden by the fallback). A provider
+        refusal, a failed or rejected job, or the deadline passing renders the offline presenter instead
+        when `fallback_to_local` is set, and re-raises the ProviderError otherwise.
+        """
+        engine = ENGINES[self.provider](self)
+        try:
+            usage = engine.render(voice_path, out_path)
+        except ProviderError as exc:
+            if self.provider == "local" or not self.fallback_to_local:
+                raise
+            reason = redact(str(exc), *self._secrets())
+            if not reason.startswith(f"{self.provider}:"):
+                reason = f"{self.provider}: {reason}"
+            dg.get_dagster_logger().warning(f"avatar: {reason}; rendering the offline presenter instead")
+            _local_engine(self).render(voice_path, out_path)
+            return AvatarResult(provider="local", fallback_reason=reason)
+        return AvatarResult(provider=self.provider, usage=usage)
+
+    def _secrets(self) -> list[str]:
+        env = self.api_key_env or _API_KEY_ENVS.get(self.provider, "")
+        return [os.environ.get(env, "").strip()] if env else []

@@ -1,0 +1,270 @@
+"""Cloud avatar providers (D-ID, Synthesia, HeyGen) against local fake servers: requests, retries, fallback."""
+
+from __future__ import annotations
+
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from resources.avatar import AvatarRenderer
+from resources.errors import ConfigurationError, ProviderError
+from resources.media.probe import probe
+from tests.fakes.avatar_servers import FakeAvatarApi, FakeDId, FakeHeyGen, FakeSynthesia
+
+VOICE_SECONDS = 2.0
+KEYS = {"d-id": "ZGlkQGV4YW1wbGUuY29t:did-SECRET-4f1c", "synthesia": "syn-SECRET-77aa", "heygen": "hey-SECRET-19bd"}
+ENVS = {"d-id": "DID_API_KEY", "synthesia": "SYNTHESIA_API_KEY", "heygen": "HEYGEN_API_KEY"}
+FAKES: dict[str, type[FakeAvatarApi]] = {"d-id": FakeDId, "synthesia": FakeSynthesia, "heygen": FakeHeyGen}
+
+
+@pytest.fixture(scope="module")
+def voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2 s speech-like WAV: a 220 Hz tone pulsing like syllables."""
+    rate = 22050
+    t = np.arange(int(VOICE_SECONDS * rate)) / rate
+    samples = 0.5 * np.sin(2 * np.pi * 220 * t) * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t))
+    path = tmp_path_factory.mktemp("voice") / "voice.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes((samples * 32767).astype("<i2").tobytes())
+    return path
+
+
+@pytest.fixture(autouse=True)
+def api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for provider, env in ENVS.items():
+        monkeypatch.setenv(env, KEYS[provider])
+
+
+def serve(provider: str, **kwargs: Any) -> FakeAvatarApi:
+    return FAKES[provider](KEYS[provider], **kwargs)
+
+
+def renderer(provider: str, fake: FakeAvatarApi, **overrides: Any) -> AvatarRenderer:
+    """A renderer pointed at `fake`, polling fast."""
+    settings: dict[str, Any] = {
+        "provider": provider,
+        "api_base_url": fake.base_url,
+        "avatar_id": "anna_costume1_cameraA",
+        "poll_interval_s": 0.05,
+        "timeout_s": 20.0,
+    }
+    if isinstance(fake, FakeSynthesia):
+        settings["upload_base_url"] = fake.upload_base_url
+    return AvatarRenderer(**{**settings, **overrides})
+
+
+@pytest.fixture
+def did() -> Iterator[FakeAvatarApi]:
+    with serve("d-id") as fake:
+        yield fake
+
+
+def assert_square_h264_aac_as_long_as_voice(path: Path) -> None:
+    facts = probe(path)
+    assert (facts.width, facts.height, facts.fps) == (720, 720, 25.0)
+    assert (facts.video_codec, facts.audio_codec) == ("h264", "aac")
+    assert facts.duration_s == pytest.approx(VOICE_SECONDS, abs=0.1)
+
+
+# -- happy paths --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["d-id", "synthesia", "heygen"])
+def test_provider_video_becomes_720px_h264_aac_as_long_as_the_voice(provider: str, voice: Path, tmp_path: Path) -> None:
+    out = tmp_path / "avatar.mp4"
+    with serve(provider) as fake:
+        result = renderer(provider, fake).render(voice_path=voice, out_path=out)
+    assert (result.provider, result.fallback_reason) == (provider, "")
+    assert [(u.provider, u.units) for u in result.usage] == [(provider, {"video_seconds": VOICE_SECONDS})]
+    assert result.usage[0].cost_usd > 0
+    assert_square_h264_aac_as_long_as_voice(out)
+    assert [p.name for p in tmp_path.iterdir()] == ["avatar.mp4"]
+
+
+def test_did_uploads_portrait_and_voice_then_creates_and_polls_a_talk(voice: Path, tmp_path: Path) -> None:
+    with serve("d-id") as fake:
+        renderer("d-id", fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    api = [r for r in fake.requests if not r.path.startswith("/results/")]
+    assert fake.lines() == [
+        "POST /images", "POST /audios", "POST /talks", "GET /talks/tlk_3", "GET /talks/tlk_3", "GET /results/tlk_3.mp4"
+    ]  # fmt: skip
+    assert all(r.headers["Authorization"] == f"Basic {KEYS['d-id']}" for r in api)
+    assert (api[0].fields, api[1].fields) == (["image"], ["audio"])
+    assert api[2].json["script"] == {"type": "audio", "audio_url": "s3://d-id-audios-prod/fake/voice.mp3"}
+    assert api[2].json["source_url"] == "s3://d-id-images-prod/fake/presenter.png"
+    assert "Authorization" not in fake.requests[-1].headers  # the presigned download never gets our key
+
+
+def test_did_uses_an_https_portrait_url_as_is_without_uploading(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+    portrait = "https://cdn.example.com/presenter.jpg"
+    renderer("d-id", did, presenter_image=portrait).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert "POST /images" not in did.lines()
+    assert next(r for r in did.requests if r.line == "POST /talks").json["source_url"] == portrait
+
+
+def test_synthesia_uploads_raw_mp3_to_the_upload_host_and_asks_for_a_square_video(voice: Path, tmp_path: Path) -> None:
+    with serve("synthesia") as fake:
+        renderer("synthesia", fake, test_video=True).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert fake.lines("upload") == ["POST /v2/scriptAudio"]
+    assert fake.lines("api") == [
+        "POST /v2/videos", "GET /v2/videos/vid-2", "GET /v2/videos/vid-2", "GET /results/vid-2.mp4"
+    ]  # fmt: skip
+    upload = fake.requests[0]
+    assert upload.headers["Content-Type"] == "audio/mpeg"
+    assert upload.body[:3] == b"ID3" or upload.body[:2] == b"\xff\xfb"  # an MP3, sent raw
+    assert all(r.headers["Authorization"] == KEYS["synthesia"] for r in fake.requests[:-1])  # no "Bearer"
+    video = fake.requests[1].json
+    assert (video["aspectRatio"], video["test"]) == ("1:1", True)
+    scene = video["input"][0]
+    assert scene["scriptAudio"] == "audio-1"
+    assert scene["avatar"] == "anna_costume1_cameraA"
+    assert scene["avatarSettings"]["horizontalAlign"] == "center"
+
+
+def test_heygen_uploads_an_asset_then_creates_a_square_720p_video(voice: Path, tmp_path: Path) -> None:
+    with serve("heygen") as fake:
+        renderer("heygen", fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert fake.lines() == [
+        "POST /v3/assets", "POST /v3/videos", "GET /v3/videos/video_2", "GET /v3/videos/video_2",
+        "GET /results/video_2.mp4",
+    ]  # fmt: skip
+    assert all(r.headers["X-Api-Key"] == KEYS["heygen"] for r in fake.requests[:-1])
+    assert fake.requests[0].fields == ["file"]
+    assert fake.requests[1].json == {
+        "type": "avatar",
+        "avatar_id": "anna_costume1_cameraA",
+        "audio_asset_id": "asset_1",
+        "aspect_ratio": "1:1",
+        "resolution": "720p",
+    }
+
+
+# -- retries ------------------------------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_is_waited_out_then_succeeds(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+    did.fail_next(429, {"Retry-After": "1"}, {"kind": "TooManyRequests", "description": "slow down"}, path="/talks")
+    started = time.monotonic()
+    result = renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert result.provider == "d-id"
+    assert did.lines().count("POST /talks") == 2
+    assert time.monotonic() - started >= 1.0
+
+
+def test_500_is_retried_with_backoff_then_succeeds(voice: Path, tmp_path: Path) -> None:
+    with serve("heygen") as fake:
+        fake.fail_next(500, path="/v3/videos")
+        result = renderer("heygen", fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert result.provider == "heygen"
+    assert fake.lines().count("POST /v3/videos") == 2
+
+
+# -- fallback to the offline presenter -----------------------------------------------------------------------
+
+
+def test_did_out_of_credits_402_falls_back_to_local_with_the_reason(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+    did.fail_next(402, body={"kind": "InsufficientCreditsError", "description": "not enough credits"}, path="/talks")
+    out = tmp_path / "a.mp4"
+    result = renderer("d-id", did).render(voice_path=voice, out_path=out)
+    assert (result.provider, result.usage) == ("local", [])
+    assert result.fallback_reason.startswith("d-id: ")
+    assert "402" in result.fallback_reason and "InsufficientCreditsError" in result.fallback_reason
+    assert did.lines().count("POST /talks") == 1  # permanent: not retried
+    assert_square_h264_aac_as_long_as_voice(out)
+
+
+def test_did_451_moderation_falls_back_to_local(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+    did.fail_next(451, body={"kind": "AudioModerationError", "description": "audio was flagged"}, path="/audios")
+    result = renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert result.provider == "local"
+    assert "451" in result.fallback_reason and "AudioModerationError" in result.fallback_reason
+    assert "POST /talks" not in did.lines()
+
+
+def test_synthesia_plan_without_audio_upload_falls_back_with_a_clear_reason(voice: Path, tmp_path: Path) -> None:
+    with serve("synthesia") as fake:
+        fake.fail_next(400, body={"error": "FEATURES_AUDIO_UPLOAD_DISABLED"}, path="/v2/scriptAudio")
+        result = renderer("synthesia", fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert result.provider == "local"
+    assert result.fallback_reason.startswith("synthesia: this Synthesia plan refuses our own audio")
+    assert "FEATURES_AUDIO_UPLOAD_DISABLED" in result.fallback_reason
+    assert fake.lines("api") == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "outcome", "expected"),
+    [
+        ("d-id", "error", "status 'error': FaceError"),
+        ("d-id", "rejected", "status 'rejected'"),
+        ("synthesia", "rejected", "status 'rejected'"),
+        ("heygen", "error", "status 'failed': AVATAR_NOT_FOUND"),
+    ],
+)
+def test_a_job_the_provider_fails_falls_back_to_local(
+    provider: str, outcome: str, expected: str, voice: Path, tmp_path: Path
+) -> None:
+    with serve(provider) as fake:
+        fake.outcome = outcome
+        result = renderer(provider, fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert result.provider == "local"
+    assert result.fallback_reason.startswith(f"{provider}: ")
+    assert expected in result.fallback_reason
+    assert not any(line.startswith("GET /results/") for line in fake.lines())
+
+
+def test_a_job_that_never_finishes_times_out_and_falls_back(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+    did.outcome = "never"
+    started = time.monotonic()
+    result = renderer("d-id", did, timeout_s=1.0).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    elapsed = time.monotonic() - started
+    assert result.provider == "local"
+    assert "timeout_s=1 s" in result.fallback_reason
+    assert did.lines().count("GET /talks/tlk_3") >= 3  # it kept polling, with growing waits
+    assert 1.0 <= elapsed < 6.0  # about the deadline plus the offline render, not forever
+
+
+def test_without_fallback_a_provider_refusal_raises_provider_error(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+    did.fail_next(402, body={"kind": "InsufficientCreditsError", "description": "not enough credits"}, path="/talks")
+    with pytest.raises(ProviderError, match=r"402.*InsufficientCreditsError"):
+        renderer("d-id", did, fallback_to_local=False).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert not (tmp_path / "a.mp4").exists()
+
+
+# -- configuration and secrets -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["d-id", "synthesia", "heygen"])
+def test_missing_key_is_a_configuration_error_naming_the_variable_without_fallback(
+    provider: str, voice: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENVS[provider])
+    with (
+        serve(provider) as fake,
+        pytest.raises(ConfigurationError, match=rf"{ENVS[provider]} is not set.*provider=local"),
+    ):
+        renderer(provider, fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert fake.requests == []
+    assert not (tmp_path / "a.mp4").exists()
+
+
+def test_the_key_never_appears_in_messages_or_in_the_result(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+    key = KEYS["d-id"]
+    echo = {"kind": "PermissionError", "description": f"key {key} may not use /talks"}
+    did.fail_next(403, body=echo, path="/talks")
+    result = renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert "PermissionError" in result.fallback_reason
+    assert key not in result.model_dump_json()
+
+    did.fail_next(403, body=echo, path="/talks")
+    with pytest.raises(ProviderError) as raised:
+        renderer("d-id", did, fallback_to_local=False).render(voice_path=voice, out_path=tmp_path / "b.mp4")
+    assert "PermissionError" in str(raised.value)
+    assert key not in str(raised.value)
