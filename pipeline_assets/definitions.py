@@ -47,7 +47,14 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
         "transcriber": Transcriber(model=settings.whisper_model),
         "rewriter": Rewriter(),
         "speaker": Speaker(provider=settings.voice_provider, voice_model=settings.piper_voice),
-        "avatar_renderer": AvatarRenderer(),
+        "avatar_renderer": AvatarRenderer(
+            provider=settings.avatar_provider,
+            presenter_image=settings.presenter_image,
+            avatar_id=settings.avatar_id,
+            api_base_url=settings.avatar_api_base_url,
+            upload_base_url=settings.avatar_upload_base_url,
+            timeout_s=settings.avatar_timeout_s,
+        ),
         "renderer": Renderer(layout=settings.layout, watermark_text=settings.watermark_text),
     }
     for platform in PLATFORMS:
