@@ -44,8 +44,17 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
             max_duration_s=settings.max_source_duration_s,
             allow_private_networks=settings.allow_private_networks,
         ),
-        "transcriber": Transcriber(model=settings.whisper_model),
-        "rewriter": Rewriter(),
+        "transcriber": Transcriber(
+            provider=settings.transcribe_provider,
+            model=settings.whisper_model,
+            base_url=settings.openai_base_url,
+            openai_model=settings.openai_transcribe_model,
+        ),
+        "rewriter": Rewriter(
+            provider=settings.rewrite_provider,
+            base_url=settings.openai_base_url,
+            openai_model=settings.openai_chat_model,
+        ),
         "speaker": Speaker(provider=settings.voice_provider, voice_model=settings.piper_voice),
         "avatar_renderer": AvatarRenderer(
             provider=settings.avatar_provider,

@@ -1,0 +1,266 @@
+"""OpenAI transcription and rewrite providers: the real `openai` SDK against a local fake OpenAI server."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from resources.errors import ConfigurationError, ProviderError, RetryableError
+from resources.http.openai_api import call_openai, openai_client
+from resources.records import Transcript, Word
+from resources.rewrite import Rewriter
+from resources.transcribe import Transcriber
+from tests.fakes.openai_server import DEFAULT_SCRIPT, FakeOpenAI
+
+SOURCE_TEXT = (
+    "Okay so here is the thing about pasta water. Most people do not salt it nearly enough. "
+    "You want it to taste like the sea, so for a big pot that is about two tablespoons of salt. "
+    "The salt is the only chance you get to season the pasta itself, because it gets absorbed while it cooks. "
+    "Save a cup of the pasta water before you drain it, that starchy water is liquid gold for your sauce. "
+    "Toss the pasta with the sauce and a splash of the water over the heat until it turns glossy."
+)
+SENTENCES = [s.strip() + "." for s in SOURCE_TEXT.split(".") if s.strip()]
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        yield server
+
+
+def transcriber(fake: FakeOpenAI, **overrides: object) -> Transcriber:
+    return Transcriber(provider="openai", base_url=fake.base_url, **overrides)  # type: ignore[arg-type]
+
+
+def rewriter(fake: FakeOpenAI, **overrides: object) -> Rewriter:
+    return Rewriter(provider="openai", base_url=fake.base_url, **overrides)  # type: ignore[arg-type]
+
+
+def source_transcript() -> Transcript:
+    words = [Word(text=w, start=i * 0.4, end=i * 0.4 + 0.35) for i, w in enumerate(SOURCE_TEXT.split())]
+    return Transcript(
+        language="en", text=SOURCE_TEXT, words=words, duration_s=len(words) * 0.4, provider="test", model="test"
+    )
+
+
+def copied_script() -> dict[str, object]:
+    return {**DEFAULT_SCRIPT, "hook": SENTENCES[1], "body": SENTENCES[2:5], "call_to_action": SENTENCES[5]}
+
+
+# ---- transcription --------------------------------------------------------------------------------------
+
+
+def test_transcription_returns_word_timed_transcript_with_audio_minutes(fake: FakeOpenAI, sample_video: Path) -> None:
+    transcript = transcriber(fake).transcribe(sample_video)
+
+    assert transcript.provider == "openai" and transcript.model == "whisper-1"
+    assert transcript.language == "en"  # the API's "english", as ISO-639-1
+    assert [w.text for w in transcript.words][:4] == ["Here", "is", "a", "quick"]
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts) and starts[0] >= 0 and transcript.words[-1].end <= transcript.duration_s
+    assert transcript.duration_s == pytest.approx(12, abs=4)
+    [usage] = transcript.usage
+    assert usage.provider == "openai"
+    assert usage.units["audio_minutes"] == pytest.approx(transcript.duration_s / 60, abs=0.001)
+    assert usage.cost_usd == pytest.approx(usage.units["audio_minutes"] * 0.006, abs=1e-6)
+
+
+def test_transcription_request_carries_model_verbose_json_word_timestamps_and_small_mp3(
+    fake: FakeOpenAI, sample_video: Path
+) -> None:
+    transcriber(fake).transcribe(sample_video)
+
+    [request] = fake.requests_to("/audio/transcriptions")
+    assert request.headers["authorization"] == f"Bearer {fake.api_key}"
+    assert request.form["model"] == ["whisper-1"]
+    assert request.form["response_format"] == ["verbose_json"]
+    assert request.form["timestamp_granularities[]"] == ["word", "segment"]
+    filename, content_type, size = request.files["file"]
+    assert filename.endswith(".mp3") and content_type == "audio/mpeg"
+    assert 0 < size < sample_video.stat().st_size / 3  # mono 16 kHz 64 kbps, not the video
+
+
+def test_rate_limit_waits_for_retry_after_then_succeeds(fake: FakeOpenAI, sample_video: Path) -> None:
+    fake.fail_next(429, message="Rate limit reached", type="requests", headers={"retry-after": "1"})
+
+    transcript = transcriber(fake).transcribe(sample_video)
+
+    first, second = fake.requests_to("/audio/transcriptions")
+    assert transcript.words
+    assert 0.9 <= second.at - first.at < 1.8
+
+
+def test_server_error_is_retried_then_succeeds(fake: FakeOpenAI, sample_video: Path) -> None:
+    fake.fail_next(500)
+
+    transcript = transcriber(fake).transcribe(sample_video)
+
+    assert transcript.words and len(fake.requests_to("/audio/transcriptions")) == 2
+
+
+def test_slow_answer_times_out_and_is_retried(fake: FakeOpenAI, sample_video: Path) -> None:
+    fake.slow_next(1.5)
+
+    transcript = transcriber(fake, timeout_s=0.5).transcribe(sample_video)
+
+    assert transcript.words and len(fake.requests_to("/audio/transcriptions")) == 2
+
+
+def test_bad_request_fails_at_once_with_the_providers_message(fake: FakeOpenAI, sample_video: Path) -> None:
+    fake.fail_next(400, message="Language 'xx' is not supported.", type="invalid_request_error")
+
+    with pytest.raises(ProviderError, match=r"transcribe: .*HTTP 400: Language 'xx' is not supported\."):
+        transcriber(fake, language="xx").transcribe(sample_video)
+    assert len(fake.requests) == 1
+
+
+def test_insufficient_quota_fails_at_once_saying_what_to_do(fake: FakeOpenAI, sample_video: Path) -> None:
+    fake.quota_exhausted_next()
+
+    with pytest.raises(ProviderError, match=r"quota exhausted \(insufficient_quota\).*provider=local"):
+        transcriber(fake).transcribe(sample_video)
+    assert len(fake.requests) == 1
+
+
+def test_missing_api_key_names_the_variable_and_the_offline_provider(
+    fake: FakeOpenAI, sample_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+
+    with pytest.raises(ConfigurationError, match=r"OPENAI_API_KEY is not set.*provider=local"):
+        transcriber(fake).transcribe(sample_video)
+    assert fake.requests == []
+
+
+def test_long_audio_is_sent_in_pieces_and_stitched_with_increasing_times(fake: FakeOpenAI, sample_video: Path) -> None:
+    transcript = transcriber(fake, max_upload_bytes=40_000).transcribe(sample_video)
+
+    requests = fake.requests_to("/audio/transcriptions")
+    assert len(requests) >= 3 and all(r.files["file"][2] <= 40_000 for r in requests)
+    per_piece = len(fake.transcript_text.split())
+    assert len(transcript.words) == per_piece * len(requests)  # the fake says its text once per piece
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts)
+    assert transcript.words[per_piece].start > transcript.duration_s / len(requests) * 0.99  # offset applied
+    assert transcript.words[-1].end <= transcript.duration_s + 0.1
+
+
+def test_model_without_word_timestamps_gets_word_times_from_the_audio(fake: FakeOpenAI, sample_video: Path) -> None:
+    transcript = transcriber(fake, openai_model="gpt-4o-transcribe").transcribe(sample_video)
+
+    [request] = fake.requests_to("/audio/transcriptions")
+    assert request.form["response_format"] == ["json"] and "timestamp_granularities[]" not in request.form
+    assert [w.text for w in transcript.words] == fake.transcript_text.split()
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts)
+    assert all(w.end > w.start for w in transcript.words)
+    assert transcript.words[0].start > 0.05  # the leading silence is skipped, not spoken over
+    assert transcript.words[-1].end <= transcript.duration_s
+
+
+# ---- rewrite --------------------------------------------------------------------------------------------
+
+
+def test_structured_output_becomes_a_script_with_token_usage(fake: FakeOpenAI) -> None:
+    script = rewriter(fake).rewrite(source_transcript(), source_title="Pasta water", source_uploader="@chef")
+
+    assert script.provider == "openai" and script.model == "gpt-4o-mini"
+    assert script.hook == DEFAULT_SCRIPT["hook"] and script.body == DEFAULT_SCRIPT["body"]
+    assert script.hashtags == ["cooking", "kitchenhacks", "herbs"]  # '#', case and punctuation normalised
+    assert script.description.endswith('Credit: inspired by "Pasta water" by @chef.')
+    [usage] = script.usage
+    assert usage.units["input_tokens"] > 0 and usage.units["output_tokens"] > 0 and usage.cost_usd > 0
+    [request] = fake.requests_to("/chat/completions")
+    assert request.json is not None
+    schema = request.json["response_format"]["json_schema"]
+    assert schema["strict"] is True
+    assert set(schema["schema"]["required"]) == {"title", "hook", "body", "call_to_action", "description", "hashtags"}
+
+
+def test_refusal_is_asked_again_once_with_the_reason_then_succeeds(fake: FakeOpenAI) -> None:
+    fake.chat_next(refusal="I can't help with that request.")
+
+    script = rewriter(fake).rewrite(source_transcript())
+
+    assert script.hook == DEFAULT_SCRIPT["hook"]
+    _, second = fake.requests_to("/chat/completions")
+    assert second.json is not None
+    assert "the model refused: I can't help with that request." in second.json["messages"][-1]["content"]
+    assert len(script.usage) == 2
+
+
+def test_invalid_answer_twice_fails_naming_what_was_wrong(fake: FakeOpenAI) -> None:
+    fake.chat_next(content='{"title": "cut off')
+    fake.chat_next(content={"title": "No body"})
+
+    with pytest.raises(ProviderError, match=r"rewrite: OpenAI gpt-4o-mini gave no usable script in 2 tries: .*JSON"):
+        rewriter(fake).rewrite(source_transcript())
+    assert len(fake.requests_to("/chat/completions")) == 2
+
+
+def test_copy_of_the_transcript_counts_as_invalid(fake: FakeOpenAI) -> None:
+    fake.chat_next(content=copied_script())
+    fake.chat_next(content=copied_script())
+
+    with pytest.raises(ProviderError, match=r"3-word phrases are copied from the transcript"):
+        rewriter(fake).rewrite(source_transcript())
+
+
+def test_too_long_answer_is_corrected_once(fake: FakeOpenAI) -> None:
+    fake.chat_next(content={**DEFAULT_SCRIPT, "body": [f"Fresh idea number {i} keeps dinner easy." for i in range(9)]})
+
+    script = rewriter(fake, max_body_lines=4).rewrite(source_transcript())
+
+    assert len(script.body) == 3
+    second = fake.requests_to("/chat/completions")[1]
+    assert second.json is not None and "the body has 9 lines; at most 4" in second.json["messages"][-1]["content"]
+
+
+def test_prompt_templates_from_a_custom_prompt_dir_are_used(fake: FakeOpenAI, tmp_path: Path) -> None:
+    (tmp_path / "system.md").write_text("You are PIRATE-NARRATOR. Answer in the schema.")
+    (tmp_path / "user.md").write_text('Retell "{source_title}" in {max_words} words, JSON like {"x": 1}:\n{transcript}')
+
+    rewriter(fake, prompt_dir=str(tmp_path), max_words=80).rewrite(source_transcript(), source_title="Pasta")
+
+    [request] = fake.requests_to("/chat/completions")
+    assert request.json is not None
+    system, user = request.json["messages"]
+    assert system["content"] == "You are PIRATE-NARRATOR. Answer in the schema."
+    assert user["content"].startswith('Retell "Pasta" in 80 words, JSON like {"x": 1}:\nOkay so here is the thing')
+
+
+def test_prompt_dir_without_templates_is_a_configuration_error(fake: FakeOpenAI, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"prompt_dir .* has no system\.md"):
+        rewriter(fake, prompt_dir=str(tmp_path)).rewrite(source_transcript())
+
+
+def test_api_key_never_appears_in_errors_or_records(
+    fake: FakeOpenAI, sample_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transcript = transcriber(fake).transcribe(sample_video)
+    script = rewriter(fake).rewrite(source_transcript())
+    assert fake.api_key not in transcript.model_dump_json() + script.model_dump_json()
+
+    wrong_key = "sk-wrong-but-still-secret-424242"
+    monkeypatch.setenv("OPENAI_API_KEY", wrong_key)  # the fake echoes a wrong key in its 401 message
+    for call in (lambda: transcriber(fake).transcribe(sample_video), lambda: rewriter(fake).rewrite(transcript)):
+        with pytest.raises(ProviderError, match="HTTP 401") as caught:
+            call()
+        assert wrong_key not in "".join(traceback.format_exception(caught.value))
+    assert any(wrong_key in json.dumps(r.headers) for r in fake.requests)  # it was really sent
+
+
+def test_connection_refused_is_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-anything")
+    with FakeOpenAI() as server:
+        base_url = server.base_url  # a port that is closed once the server stops
+
+    client, key = openai_client(api_key_env="OPENAI_API_KEY", base_url=base_url, timeout_s=2, stage="rewrite")
+
+    with pytest.raises(RetryableError, match="could not reach the OpenAI endpoint"):
+        call_openai(lambda: client.models.list(), what="test", api_key=key)
