@@ -55,7 +55,13 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
             base_url=settings.openai_base_url,
             openai_model=settings.openai_chat_model,
         ),
-        "speaker": Speaker(provider=settings.voice_provider, voice_model=settings.piper_voice),
+        "speaker": Speaker(
+            provider=settings.voice_provider,
+            voice_model=settings.piper_voice,
+            elevenlabs_voice_id=settings.elevenlabs_voice_id,
+            elevenlabs_model=settings.elevenlabs_model,
+            elevenlabs_base_url=settings.elevenlabs_base_url,
+        ),
         "avatar_renderer": AvatarRenderer(
             provider=settings.avatar_provider,
             presenter_image=settings.presenter_image,

@@ -14,6 +14,7 @@ from pipeline_assets.stage_runtime import (
     stage_failures,
     stage_pool,
     stage_prefix,
+    usage_metadata,
 )
 from resources.media.probe import probe
 from resources.media.store import MediaStore
@@ -45,6 +46,7 @@ def voiceover(
                 cues=synthesis.cues,
                 provider=synthesis.provider,
                 voice=synthesis.voice,
+                usage=synthesis.usage,
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -57,6 +59,7 @@ def voiceover(
 
 def _metadata(record: Voiceover) -> dict[str, Any]:
     return {
+        **usage_metadata(record.usage),
         "duration_s": record.duration_s,
         "cues": len(record.cues),
         "words": len(record.words),

@@ -1,4 +1,5 @@
-"""Local speech engines: Piper (neural, ONNX voice from a wheel or folder) and espeak-ng (minimal fallback)."""
+"""Speech engines behind the Speaker: Piper (neural, ONNX voice from a wheel or folder) and espeak-ng (minimal
+fallback) locally; ElevenLabs lives in `elevenlabs_engine`. Every engine returns one `SpokenLine` per line."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,22 @@ from typing import Any
 import numpy as np
 
 from resources.errors import ConfigurationError
+from resources.records import Word
+from resources.usage import Usage
+
+
+@dataclass(frozen=True)
+class SpokenLine:
+    """One synthesized line: mono int16 samples, and what the engine knows beyond them.
+
+    `words` are timed from the start of `samples` (None: the Speaker spreads the words over the voiced span);
+    `usage` is what the call cost (None for free local engines).
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    words: list[Word] | None = None
+    usage: Usage | None = None
 
 
 def bundled_piper_voice() -> Path | None:
@@ -52,12 +70,14 @@ class PiperEngine:
     def sample_rate(self) -> int:
         return int(self._voice.config.sample_rate)
 
-    def synthesize(self, text: str) -> np.ndarray:
+    def synthesize(self, text: str, *, previous_text: str = "", next_text: str = "") -> SpokenLine:
+        """Speak `text`; Piper has no cross-line context, so the neighbouring lines are ignored."""
         from piper import SynthesisConfig
 
         config = SynthesisConfig(length_scale=self.length_scale)
         chunks = [chunk.audio_int16_array for chunk in self._voice.synthesize(text, syn_config=config)]
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        return SpokenLine(samples=samples, sample_rate=self.sample_rate)
 
 
 class EspeakEngine:
@@ -73,7 +93,8 @@ class EspeakEngine:
         self.voice_name = voice
         self.words_per_minute = words_per_minute
 
-    def synthesize(self, text: str) -> np.ndarray:
+    def synthesize(self, text: str, *, previous_text: str = "", next_text: str = "") -> SpokenLine:
+        """Speak `text` with the espeak-ng binary; the neighbouring lines are ignored."""
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "line.wav"
             subprocess.run(
@@ -94,4 +115,5 @@ class EspeakEngine:
             )
             with wave.open(str(out), "rb") as handle:
                 self.sample_rate = handle.getframerate()
-                return np.frombuffer(handle.readframes(handle.getnframes()), dtype=np.int16).copy()
+                samples = np.frombuffer(handle.readframes(handle.getnframes()), dtype=np.int16).copy()
+        return SpokenLine(samples=samples, sample_rate=self.sample_rate)
