@@ -1,0 +1,278 @@
+"""OAuth for the publishing platforms: each platform's documented flow as data, a chmod-600 token store,
+automatic refresh (keeping rotated refresh tokens), and the one-time authorization command.
+
+Secrets live in environment variables (`<PLATFORM>_CLIENT_ID`, `_CLIENT_SECRET`, `_REFRESH_TOKEN`,
+`_ACCESS_TOKEN`) or in the token file ($SHORTS_TOKEN_FILE, default ~/.config/viral-shorts/tokens.json),
+never in the repository and never in messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import json
+import os
+import secrets
+import stat
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from resources.errors import ConfigurationError, RetryableError
+from resources.http.retry import http_failure, with_retries
+from resources.http.secrets import redact
+
+
+@dataclass(frozen=True)
+class OAuthSpec:
+    """A platform's authorization-code flow, as its docs describe it."""
+
+    authorize_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+    scope_separator: str = " "
+    pkce: bool = True
+    client_id_param: str = "client_id"
+    basic_auth: bool = False  # X: confidential clients authenticate the token call with HTTP Basic
+    extra_authorize: tuple[tuple[str, str], ...] = ()
+
+
+OAUTH: dict[str, OAuthSpec] = {
+    "youtube": OAuthSpec(
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        "https://oauth2.googleapis.com/token",
+        ("https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly"),
+        extra_authorize=(("access_type", "offline"), ("prompt", "consent")),
+    ),
+    "tiktok": OAuthSpec(
+        "https://www.tiktok.com/v2/auth/authorize/",
+        "https://open.tiktokapis.com/v2/oauth/token/",
+        ("user.info.basic", "video.publish", "video.upload"),
+        scope_separator=",",
+        client_id_param="client_key",
+    ),
+    "x": OAuthSpec(
+        "https://x.com/i/oauth2/authorize",
+        "https://api.x.com/2/oauth2/token",
+        ("media.write", "tweet.write", "tweet.read", "users.read", "offline.access"),
+        basic_auth=True,
+    ),
+    "linkedin": OAuthSpec(
+        "https://www.linkedin.com/oauth/v2/authorization",
+        "https://www.linkedin.com/oauth/v2/accessToken",
+        ("w_member_social", "openid", "profile"),
+        pkce=False,
+    ),
+    "instagram": OAuthSpec(
+        "https://www.facebook.com/v27.0/dialog/oauth",
+        "https://graph.facebook.com/v27.0/oauth/access_token",
+        ("instagram_basic", "instagram_content_publish", "pages_show_list", "business_management"),
+        scope_separator=",",
+        pkce=False,
+    ),
+    "facebook": OAuthSpec(
+        "https://www.facebook.com/v27.0/dialog/oauth",
+        "https://graph.facebook.com/v27.0/oauth/access_token",
+        ("pages_manage_posts", "pages_read_engagement", "pages_show_list", "publish_video"),
+        scope_separator=",",
+        pkce=False,
+    ),
+}
+
+
+def env_name(platform: str, suffix: str) -> str:
+    """`YOUTUBE_CLIENT_ID` and friends."""
+    return f"{platform.upper()}_{suffix}"
+
+
+def token_file() -> Path:
+    return Path(os.environ.get("SHORTS_TOKEN_FILE", "~/.config/viral-shorts/tokens.json")).expanduser()
+
+
+class TokenStore:
+    """Tokens per platform in one JSON file readable by its owner only (chmod 600)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or token_file()
+
+    def load(self, platform: str) -> dict[str, Any]:
+        if not self.path.is_file():
+            return {}
+        data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        return dict(data.get(platform, {}))
+
+    def save(self, platform: str, tokens: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data = json.loads(self.path.read_text(encoding="utf-8") or "{}") if self.path.is_file() else {}
+        data[platform] = tokens
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.path)
+
+
+class AccessTokens:
+    """A valid access token for a platform, refreshed when needed; the newest refresh token is kept."""
+
+    def __init__(self, platform: str, *, token_url: str = "", store: TokenStore | None = None) -> None:
+        self.platform = platform
+        self.spec = OAUTH[platform]
+        self.token_url = token_url or self.spec.token_url
+        self.store = store or TokenStore()
+
+    def _hint(self) -> str:
+        return (
+            f"run `python -m pipeline_assets auth {self.platform}` (or set {env_name(self.platform, 'ACCESS_TOKEN')})"
+        )
+
+    def get(self, *, force_refresh: bool = False) -> str:
+        """An access token: a fixed one from the environment, a stored unexpired one, or a fresh one."""
+        fixed = os.environ.get(env_name(self.platform, "ACCESS_TOKEN"), "").strip()
+        if fixed:
+            return fixed
+        stored = self.store.load(self.platform)
+        if not force_refresh and stored.get("access_token") and float(stored.get("expires_at", 0)) > time.time() + 60:
+            return str(stored["access_token"])
+        refresh = str(stored.get("refresh_token") or os.environ.get(env_name(self.platform, "REFRESH_TOKEN"), ""))
+        if not refresh:
+            raise ConfigurationError(f"{self.platform}: no OAuth token; {self._hint()}")
+        return self._refresh(refresh, stored)
+
+    def _client_credentials(self) -> tuple[str, str]:
+        client_id = os.environ.get(env_name(self.platform, "CLIENT_ID"), "").strip()
+        secret = os.environ.get(env_name(self.platform, "CLIENT_SECRET"), "").strip()
+        if not client_id:
+            raise ConfigurationError(
+                f"{self.platform}: {env_name(self.platform, 'CLIENT_ID')} is not set; set it (and "
+                f"{env_name(self.platform, 'CLIENT_SECRET')}) or use provider=outbox"
+            )
+        return client_id, secret
+
+    def _refresh(self, refresh_token: str, stored: dict[str, Any]) -> str:
+        client_id, client_secret = self._client_credentials()
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, self.spec.client_id_param: client_id}
+        tokens = exchange(self.spec, self.token_url, form, client_id, client_secret, platform=self.platform)
+        if "access_token" not in tokens:
+            raise ConfigurationError(f"{self.platform}: the refresh answer has no access token; {self._hint()}")
+        # Platforms that rotate (TikTok) invalidate the old refresh token: keep the newest one.
+        stored = {
+            **stored,
+            "access_token": tokens["access_token"],
+            "refresh_token": tokens.get("refresh_token") or refresh_token,
+            "expires_at": time.time() + float(tokens.get("expires_in", 3600)),
+        }
+        self.store.save(self.platform, stored)
+        return str(tokens["access_token"])
+
+
+def exchange(
+    spec: OAuthSpec, token_url: str, form: dict[str, str], client_id: str, client_secret: str, *, platform: str
+) -> dict[str, Any]:
+    """POST a form to the token endpoint; a revoked/expired grant is a ConfigurationError saying what to run."""
+    auth = (client_id, client_secret) if spec.basic_auth else None
+    if not spec.basic_auth and client_secret:
+        form = {**form, "client_secret": client_secret}
+
+    def call() -> dict[str, Any]:
+        try:
+            response = httpx.post(token_url, data=form, auth=auth, timeout=30)
+        except httpx.HTTPError as exc:
+            raise RetryableError(f"{platform} token endpoint unreachable: {type(exc).__name__}") from None
+        if response.status_code in (400, 401) and "invalid_grant" in response.text:
+            raise ConfigurationError(
+                f"{platform}: the refresh token is expired or revoked; run `python -m pipeline_assets auth {platform}`"
+            )
+        if response.status_code >= 400:
+            raise http_failure(
+                f"{platform} token endpoint",
+                response.status_code,
+                redact(response.text[:300], client_secret, *form.values()),
+                response.headers,
+            )
+        return dict(response.json())
+
+    return with_retries(call, what=f"{platform} token refresh")
+
+
+def pkce_pair() -> tuple[str, str]:
+    """(verifier, S256 challenge) for PKCE."""
+    verifier = secrets.token_urlsafe(64)[:96]
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorization_url(platform: str, client_id: str, redirect_uri: str, state: str, challenge: str | None) -> str:
+    spec = OAUTH[platform]
+    params = {
+        spec.client_id_param: client_id,
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "scope": spec.scope_separator.join(spec.scopes),
+        "state": state,
+        **dict(spec.extra_authorize),
+    }
+    if challenge:
+        params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
+    return f"{spec.authorize_url}?{urllib.parse.urlencode(params)}"
+
+
+def authorize(
+    platform: str, *, port: int = 8765, token_url: str = "", store: TokenStore | None = None, timeout_s: float = 300
+) -> Path:
+    """Run the authorization-code flow once: print the URL, catch the redirect on 127.0.0.1, store the tokens."""
+    spec = OAUTH[platform]
+    client_id, client_secret = AccessTokens(platform)._client_credentials()
+    redirect_uri = f"http://127.0.0.1:{port}/callback"
+    state = secrets.token_urlsafe(24)
+    verifier, challenge = pkce_pair() if spec.pkce else ("", None)
+    received: dict[str, str] = {}
+
+    class Callback(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(self.path).query))
+            received.update(query)
+            ok = query.get("state") == state and "code" in query
+            self.send_response(200 if ok else 400)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(b"Authorized: you can close this tab." if ok else b"Authorization failed.")
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep codes out of the console
+            return
+
+    server = http.server.HTTPServer(("127.0.0.1", port), Callback)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    url = authorization_url(platform, client_id, redirect_uri, state, challenge)
+    print(f"Open this URL, sign in and allow access:\n{url}")
+    thread.join(timeout_s)
+    server.server_close()
+    if received.get("state") != state or "code" not in received:
+        raise ConfigurationError(f"{platform}: authorization was not completed ({received.get('error', 'no code')})")
+    form = {
+        "grant_type": "authorization_code",
+        "code": received["code"],
+        "redirect_uri": redirect_uri,
+        spec.client_id_param: client_id,
+    }
+    if verifier:
+        form["code_verifier"] = verifier
+    tokens = exchange(spec, token_url or spec.token_url, form, client_id, client_secret, platform=platform)
+    store = store or TokenStore()
+    store.save(
+        platform,
+        {
+            "access_token": tokens.get("access_token", ""),
+            "refresh_token": tokens.get("refresh_token", ""),
+            "expires_at": time.time() + float(tokens.get("expires_in", 3600)),
+        },
+    )
+    return store.path
