@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from resources.publish.ledger import UploadCheckpoint
-    from resources.publish.publisher import Publisher, PublishEngine
+    from resources.publish.publisher import PublishEngine, Publisher
 
 
 def _lazy(module: str, cls: str) -> Callable[[Publisher, UploadCheckpoint], PublishEngine]:
