@@ -15,7 +15,20 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--source", default="", help="video URL or local file")
     demo.add_argument("--layout", default="", choices=["", "avatar_over_blur", "split_screen"])
     commands.add_parser("pools", help="write the per-API concurrency pool limits into the Dagster instance")
+    auth = commands.add_parser("auth", help="authorize a publishing platform once and store its refresh token")
+    auth.add_argument("platform", choices=["youtube", "tiktok", "instagram", "facebook", "x", "linkedin"])
+    auth.add_argument("--port", type=int, default=8765, help="loopback port of the redirect URI")
     args = parser.parse_args(argv)
+    if args.command == "auth":
+        from resources.publish.oauth import authorize
+
+        try:
+            path = authorize(args.platform, port=args.port)
+        except PipelineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"{args.platform}: tokens stored in {path} (chmod 600)")
+        return 0
     if args.command == "pools":
         from dagster import DagsterInstance
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from dagster import Definitions
 
+from pipeline_assets.approval import approve_short_job, short_approval
 from pipeline_assets.avatar import avatar_video
 from pipeline_assets.ingest import source_video
 from pipeline_assets.jobs import short_pipeline_job
@@ -72,12 +73,22 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
         ),
         "renderer": Renderer(layout=settings.layout, watermark_text=settings.watermark_text),
     }
+    accounts = {
+        "instagram": settings.instagram_account_id,
+        "facebook": settings.facebook_page_id,
+        "linkedin": settings.linkedin_author_urn,
+    }
     for platform in PLATFORMS:
         resources[publisher_key(platform)] = Publisher(
             platform=platform,
+            provider=settings.publish_provider(platform),
             outbox_dir=str(data / "outbox"),
-            ledger_path=str(data / "publish_ledger.sqlite3"),
+            ledger_path=settings.ledger_url or str(data / "publish_ledger.sqlite3"),
             dry_run=settings.publish_dry_run,
+            require_approval=settings.require_approval,
+            caption_template=settings.caption_template(platform),
+            account_id=accounts.get(platform, ""),
+            privacy=settings.publish_privacy,
         )
     return resources
 
@@ -86,8 +97,8 @@ def build_definitions(settings: PipelineSettings | None = None) -> Definitions:
     """The Definitions for `settings` (default: from SHORTS_* environment variables)."""
     settings = settings or PipelineSettings.from_env()
     return Definitions(
-        assets=[source_video, transcript, script, voiceover, avatar_video, short_video, *post_assets],
-        jobs=[short_pipeline_job],
+        assets=[source_video, transcript, script, voiceover, avatar_video, short_video, *post_assets, short_approval],
+        jobs=[short_pipeline_job, approve_short_job],
         sensors=[folder_watch_sensor],
         resources=build_resources(settings),
     )

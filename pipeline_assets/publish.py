@@ -5,7 +5,9 @@ from typing import Any
 
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output
 
+from pipeline_assets.approval import find_approval
 from pipeline_assets.stage_runtime import Stopwatch, stage_asset, stage_failures
+from resources.errors import InputRejected
 from resources.media.store import MediaStore
 from resources.publish import PLATFORMS, Publisher
 from resources.publish.captions import compose_caption
@@ -40,12 +42,28 @@ def build_post_asset(platform: str) -> AssetsDefinition:
         publisher: Publisher = getattr(context.resources, publisher_key(platform))
         store: MediaStore = context.resources.media_store
         with stage_failures(context):
+            if short_video.quality_problems:
+                raise InputRejected(
+                    "refusing to publish a short that failed its quality checks ("
+                    + "; ".join(short_video.quality_problems)
+                    + "); fix the cause and re-materialize short_video"
+                )
+            if publisher.require_approval and find_approval(store, context.partition_key) is None:
+                raise InputRejected(
+                    "not approved yet: watch the short, then launch approve_short_job for this partition "
+                    "in the Dagster UI and re-execute this asset"
+                )
             request = PostRequest(
                 platform=platform,
                 partition_key=context.partition_key,
                 video_path=store.local_path(short_video.uri),
                 media_uri=short_video.uri,
-                caption=compose_caption(platform, script, credit=source_video.uploader or source_video.webpage_url),
+                caption=compose_caption(
+                    platform,
+                    script,
+                    credit=source_video.uploader or source_video.webpage_url,
+                    template=publisher.caption_template,
+                ),
                 source_url=source_video.webpage_url,
             )
             outcome = publisher.publish(request)

@@ -86,13 +86,18 @@ def short_video(
                 subtitles_path=subs,
                 layout=layout,
             )
-            return ShortVideo(
+            made = ShortVideo(
                 uri=media_store.put_file(out, f"{prefix}/short.mp4"),
                 subtitles_uri=media_store.put_file(subs, f"{prefix}/subtitles.ass"),
                 facts=probe(out),
                 layout=layout,
                 integrated_lufs=round(measure_lufs(out), 2),
             )
+            # Kept on the record so publishing can refuse a bad short even in a later run.
+            problems = quality_problems(
+                made, expected_duration_s=voiceover.duration_s, target_lufs=renderer.target_lufs
+            )
+            return made.model_copy(update={"quality_problems": problems})
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -110,7 +115,7 @@ def short_video(
         "cost_by_provider": MetadataValue.json(cost_by_provider(usage)),
     }
     yield Output(record, metadata={**meta, "cached": cached, "elapsed_s": clock.seconds})
-    yield quality_check(record, expected_duration_s=voiceover.duration_s, target_lufs=renderer.target_lufs)
+    yield quality_check(record)
 
 
 def quality_problems(record: ShortVideo, *, expected_duration_s: float, target_lufs: float) -> list[str]:
@@ -132,8 +137,8 @@ def quality_problems(record: ShortVideo, *, expected_duration_s: float, target_l
     return problems
 
 
-def quality_check(record: ShortVideo, *, expected_duration_s: float, target_lufs: float) -> AssetCheckResult:
-    problems = quality_problems(record, expected_duration_s=expected_duration_s, target_lufs=target_lufs)
+def quality_check(record: ShortVideo) -> AssetCheckResult:
+    problems = record.quality_problems
     metadata: dict[str, Any] = {
         "resolution": f"{record.facts.width}x{record.facts.height}",
         "duration_s": record.facts.duration_s,

@@ -5,6 +5,7 @@ Switching local -> cloud is a change of environment, never of code.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -46,6 +47,16 @@ class PipelineSettings(BaseModel):
     layout: Literal["avatar_over_blur", "split_screen"] = "avatar_over_blur"
     watermark_text: str = "@viralshorts"
     publish_dry_run: bool = False
+    publish_providers: str = Field(
+        default="", description="Platforms that publish through their API, e.g. 'youtube=api,x=api'; others: outbox."
+    )
+    ledger_url: str = Field(default="", description="Publish ledger: SQLAlchemy URL (PostgreSQL); empty = SQLite.")
+    require_approval: bool = False
+    publish_privacy: Literal["public", "unlisted", "private"] = "public"
+    instagram_account_id: str = ""
+    facebook_page_id: str = ""
+    linkedin_author_urn: str = ""
+    caption_templates_json: str = Field(default="", description='Per platform, e.g. {"x": "{title} {hashtags}"}.')
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> PipelineSettings:
@@ -56,6 +67,14 @@ class PipelineSettings(BaseModel):
             if f"{ENV_PREFIX}{name.upper()}" in environ
         }
         return cls.model_validate(values)
+
+    def publish_provider(self, platform: str) -> Literal["outbox", "api"]:
+        """`api` when SHORTS_PUBLISH_PROVIDERS names the platform with `=api`, else the local outbox."""
+        chosen = dict(item.split("=", 1) for item in self.publish_providers.replace(" ", "").split(",") if "=" in item)
+        return "api" if chosen.get(platform) == "api" else "outbox"
+
+    def caption_template(self, platform: str) -> str:
+        return str(json.loads(self.caption_templates_json).get(platform, "")) if self.caption_templates_json else ""
 
     @property
     def data_path(self) -> Path:

@@ -161,6 +161,18 @@ class ShortVideo(Record):
     facts: MediaFacts
     layout: Layout
     integrated_lufs: float | None = Field(default=None, description="Measured integrated loudness.")
+    quality_problems: list[str] = Field(
+        default_factory=list, description="Why the short must not be published; empty when it passed its checks."
+    )
+
+
+class Approval(Record):
+    """An operator's go-ahead to publish one partition (when approval is switched on)."""
+
+    partition_key: str
+    approved_by: str
+    note: str = ""
+    approved_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 PostStatus = Literal["published", "outbox", "dry_run"]

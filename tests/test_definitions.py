@@ -37,7 +37,8 @@ def test_each_stage_depends_on_the_previous_one(settings: PipelineSettings) -> N
 def test_six_platform_posts_hang_off_the_short(settings: PipelineSettings) -> None:
     graph = build_definitions(settings).resolve_asset_graph()
     children = {key.to_user_string() for key in graph.get(AssetKey("short_video")).child_keys}
-    assert children == {f"{p}_post" for p in ["youtube", "tiktok", "instagram", "facebook", "x", "linkedin"]}
+    posts = {f"{p}_post" for p in ["youtube", "tiktok", "instagram", "facebook", "x", "linkedin"]}
+    assert children == {*posts, "short_approval"}
 
 
 def test_every_asset_is_partitioned_by_source_video(settings: PipelineSettings) -> None:

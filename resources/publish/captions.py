@@ -29,11 +29,20 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
 
 
-def compose_caption(platform: str, script: Script, *, credit: str = "") -> Caption:
-    """The title and caption for `platform`, within its limits; hashtags and disclosure kept when they fit."""
+def compose_caption(platform: str, script: Script, *, credit: str = "", template: str = "") -> Caption:
+    """The title and caption for `platform`, within its limits; hashtags and disclosure kept when they fit.
+
+    `template` (from configuration) may use {title} {description} {credit} {disclosure} {hashtags}.
+    """
     tags = " ".join(f"#{tag}" for tag in script.hashtags)
     limit = CAPTION_LIMITS.get(platform, 2200)
     credit_line = f"Inspired by {credit}." if credit else ""
+    if template:
+        values = {"title": script.title, "description": script.description, "credit": credit_line,
+                  "disclosure": AI_DISCLOSURE, "hashtags": tags}  # fmt: skip
+        text = _fill(template, values).strip()
+        title = _clip(script.title, TITLE_LIMITS.get(platform, 150))
+        return Caption(title=title, text=_clip(text, limit), hashtags=list(script.hashtags))
     parts = [script.description, credit_line, AI_DISCLOSURE, tags]
     if platform == "x":
         parts = [script.title, AI_DISCLOSURE, tags]
@@ -45,3 +54,10 @@ def compose_caption(platform: str, script: Script, *, credit: str = "") -> Capti
         text = _clip(text, limit)
     title = _clip(script.title, TITLE_LIMITS.get(platform, 150))
     return Caption(title=title, text=text, hashtags=list(script.hashtags))
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """Replace the known {placeholders}; leave any other braces alone (captions may contain them)."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template
