@@ -1,0 +1,306 @@
+"""The TikTok publisher against a local Content Posting API: wire shapes, chunking, resume, errors, token rotation.
+
+TikTok's chunks are 5–64 MB, so a 2 MB file would always go in one chunk. The tests shrink the rules to
+256 KiB–1 MiB in both the engine (`tiktok.CHUNK_LIMITS`) and the fake, so the same arithmetic (floor division,
+the last chunk absorbing the remainder) splits a 2 MB file into four chunks. `tiktok.RETRY` shortens the backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from resources.errors import InputRejected, ProviderError, RetryableError
+from resources.http.retry import RetrySettings
+from resources.publish import Publisher
+from resources.publish.captions import Caption
+from resources.publish.ledger import PublishLedger
+from resources.publish.platforms import tiktok
+from resources.publish.platforms.tiktok import ChunkLimits, plan_chunks
+from resources.publish.publisher import PostRequest
+from resources.records import Post
+from tests.fakes.tiktok_server import FakeTikTok
+
+TOKEN = "tt-fixed-token-do-not-leak"
+KIB = 1024
+MIB = 1024 * KIB
+CHUNK = 512 * KIB
+FILE_SIZE = 2 * MIB + 12_345  # four chunks: three of 512 KiB, the last 512 KiB + 12 345 bytes
+KEY = "tiktok-7301234567890123456"
+CAPTION = Caption(
+    title="Freeze herbs in olive oil",
+    text="Freeze chopped herbs in olive oil. Narration and presenter are AI-generated.\n\n#cooking #kitchenhacks",
+    hashtags=["cooking", "kitchenhacks"],
+)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeTikTok]:
+    with FakeTikTok(access_token=TOKEN) as server:
+        server.min_chunk_bytes, server.max_chunk_bytes = 256 * KIB, 1 * MIB
+        monkeypatch.setattr(tiktok, "CHUNK_LIMITS", ChunkLimits(min_bytes=256 * KIB, max_bytes=1 * MIB))
+        monkeypatch.setattr(tiktok, "RETRY", RetrySettings(attempts=3, base_delay_s=0.01, max_delay_s=0.02))
+        monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", TOKEN)
+        monkeypatch.setenv("SHORTS_TOKEN_FILE", str(tmp_path / "tokens.json"))
+        yield server
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    path = tmp_path / "short.mp4"
+    path.write_bytes(random.Random(7).randbytes(FILE_SIZE))
+    return path
+
+
+def publisher(fake: FakeTikTok, tmp_path: Path, **overrides: object) -> Publisher:
+    settings: dict[str, object] = {
+        "platform": "tiktok",
+        "provider": "api",
+        "api_base_url": fake.base_url,
+        "ledger_path": str(tmp_path / "ledger.sqlite3"),
+        "chunk_size_bytes": CHUNK,
+        "poll_interval_s": 0.01,
+    }
+    return Publisher(**(settings | overrides))  # type: ignore[arg-type]
+
+
+def request(video: Path) -> PostRequest:
+    return PostRequest(
+        platform="tiktok", partition_key=KEY, video_path=video, media_uri=video.as_uri(), caption=CAPTION
+    )
+
+
+def fail_ledger_record_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger write after the platform answered fails once, as a database outage would."""
+    original = PublishLedger.record
+    failed: list[Post] = []
+
+    def record(self: PublishLedger, post: Post) -> Post:
+        if not failed:
+            failed.append(post)
+            raise RuntimeError("ledger database unavailable")
+        return original(self, post)
+
+    monkeypatch.setattr(PublishLedger, "record", record)
+
+
+def test_direct_post_sends_the_documented_init_and_every_chunk_in_order(
+    fake: FakeTikTok, tmp_path: Path, video: Path
+) -> None:
+    outcome = publisher(fake, tmp_path).publish(request(video))
+
+    (init,) = fake.calls("init")
+    assert init.headers["authorization"] == f"Bearer {TOKEN}"
+    assert init.json["source_info"] == {
+        "source": "FILE_UPLOAD",
+        "video_size": FILE_SIZE,
+        "chunk_size": CHUNK,
+        "total_chunk_count": 4,
+    }
+    post_info = init.json["post_info"]
+    assert post_info["title"] == CAPTION.text and post_info["is_aigc"] is True
+    assert post_info["privacy_level"] == "PUBLIC_TO_EVERYONE"
+    assert post_info["disable_stitch"] is True  # the creator disabled stitches; the post must keep that
+    uploads = fake.calls("upload")
+    assert [r.headers["content-range"] for r in uploads] == [
+        f"bytes 0-{CHUNK - 1}/{FILE_SIZE}",
+        f"bytes {CHUNK}-{2 * CHUNK - 1}/{FILE_SIZE}",
+        f"bytes {2 * CHUNK}-{3 * CHUNK - 1}/{FILE_SIZE}",
+        f"bytes {3 * CHUNK}-{FILE_SIZE - 1}/{FILE_SIZE}",
+    ]
+    assert all(r.headers["content-type"] == "video/mp4" and "authorization" not in r.headers for r in uploads)
+    (upload,) = fake.uploads.values()
+    assert bytes(upload.received) == video.read_bytes()
+    post = outcome.post
+    assert post.status == "published" and post.provider == "tiktok" and not outcome.already_published
+    assert post.remote_id == str(upload.post_id)
+    assert post.url == f"https://www.tiktok.com/@shorts.lab/video/{upload.post_id}"
+    assert (post.title, post.caption, post.media_uri) == (CAPTION.title, CAPTION.text, video.as_uri())
+    # The post id arrived only after a PUBLISH_COMPLETE with an empty list: the engine waited for it.
+    assert len(fake.calls("status")) == fake.processing_polls + fake.post_id_polls + 1
+
+
+@pytest.mark.parametrize(
+    ("privacy", "options", "expected"),
+    [
+        ("public", ["FOLLOWER_OF_CREATOR", "SELF_ONLY"], "FOLLOWER_OF_CREATOR"),  # a private account
+        ("public", ["SELF_ONLY"], "SELF_ONLY"),  # an unaudited client
+        ("private", ["PUBLIC_TO_EVERYONE", "SELF_ONLY"], "SELF_ONLY"),
+    ],
+)
+def test_privacy_is_the_widest_allowed_level_never_wider_than_asked(
+    fake: FakeTikTok, tmp_path: Path, video: Path, privacy: str, options: list[str], expected: str
+) -> None:
+    fake.privacy_options = options
+    publisher(fake, tmp_path, privacy=privacy).publish(request(video))
+    assert fake.calls("init")[0].json["post_info"]["privacy_level"] == expected
+
+
+def test_inbox_mode_uploads_a_draft_without_post_info(fake: FakeTikTok, tmp_path: Path, video: Path) -> None:
+    outcome = publisher(fake, tmp_path, mode="inbox").publish(request(video))
+    (init,) = fake.calls("inbox_init")
+    assert "post_info" not in init.json and init.json["source_info"]["total_chunk_count"] == 4
+    assert not fake.calls("init") and not fake.calls("creator_info")
+    (upload,) = fake.uploads.values()
+    assert outcome.post.remote_id == upload.publish_id and outcome.post.url == ""
+    assert bytes(upload.received) == video.read_bytes() and fake.posts == []  # a draft, not a post
+
+
+def test_a_dropped_chunk_resumes_on_the_next_publish_with_exactly_one_post(
+    fake: FakeTikTok, tmp_path: Path, video: Path
+) -> None:
+    fake.drop_next("upload:2", times=3)  # every attempt of the third chunk loses its connection
+    with pytest.raises(RetryableError, match="chunk 3/4"):
+        publisher(fake, tmp_path).publish(request(video))
+    assert len(fake.uploads[next(iter(fake.uploads))].ranges) == 2
+
+    outcome = publisher(fake, tmp_path).publish(request(video))
+
+    assert len(fake.calls("init")) == 1  # the same publish_id and upload URL
+    (upload,) = fake.uploads.values()
+    assert [first // CHUNK for first, _ in upload.ranges] == [0, 1, 2, 3]
+    assert bytes(upload.received) == video.read_bytes()
+    assert len(fake.posts) == 1 and outcome.post.remote_id == str(upload.post_id)
+
+
+def test_an_expired_upload_url_starts_a_new_upload(fake: FakeTikTok, tmp_path: Path, video: Path) -> None:
+    fake.fail_next("upload:1", 500, times=3)
+    with pytest.raises(RetryableError):
+        publisher(fake, tmp_path).publish(request(video))
+    fake.expire_upload_urls()
+
+    publisher(fake, tmp_path).publish(request(video))
+
+    first, second = fake.uploads.values()
+    assert len(fake.calls("init")) == 2 and not first.complete
+    assert bytes(second.received) == video.read_bytes() and fake.posts == [second]
+
+
+def test_a_failure_after_publish_complete_never_posts_again(
+    fake: FakeTikTok, tmp_path: Path, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail_ledger_record_once(monkeypatch)
+    with pytest.raises(RuntimeError, match="ledger database unavailable"):
+        publisher(fake, tmp_path).publish(request(video))
+    requests_before = len(fake.calls("upload"))
+
+    outcome = publisher(fake, tmp_path).publish(request(video))
+
+    assert len(fake.calls("init")) == 1 and len(fake.calls("upload")) == requests_before
+    assert len(fake.posts) == 1 and outcome.post.remote_id == str(fake.posts[0].post_id)
+
+
+def test_status_errors_after_the_upload_resume_polling_only(fake: FakeTikTok, tmp_path: Path, video: Path) -> None:
+    fake.fail_next("status", 500, times=3)
+    with pytest.raises(RetryableError, match="status fetch"):
+        publisher(fake, tmp_path).publish(request(video))
+
+    outcome = publisher(fake, tmp_path).publish(request(video))
+
+    assert len(fake.calls("init")) == 1 and len(fake.calls("upload")) == 4
+    assert outcome.post.status == "published" and len(fake.posts) == 1
+
+
+def test_rate_limited_init_waits_for_retry_after_then_succeeds(fake: FakeTikTok, tmp_path: Path, video: Path) -> None:
+    fake.fail_next("init", 429, "rate_limit_exceeded", "Too many requests", headers={"Retry-After": "1"})
+    started = time.monotonic()
+    outcome = publisher(fake, tmp_path).publish(request(video))
+    assert time.monotonic() - started >= 1.0
+    assert len(fake.calls("init")) == 2 and outcome.post.status == "published" and len(fake.posts) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "advice"),
+    [
+        ("spam_risk_too_many_posts", "daily post cap"),
+        ("privacy_level_option_mismatch", "change `privacy`"),
+    ],
+)
+def test_permanent_errors_fail_at_once_with_tiktoks_code(
+    fake: FakeTikTok, tmp_path: Path, video: Path, code: str, advice: str
+) -> None:
+    fake.fail_next("init", 403, code, "TikTok refused the post.")
+    with pytest.raises(ProviderError, match=code) as failure:
+        publisher(fake, tmp_path).publish(request(video))
+    assert advice in str(failure.value) and TOKEN not in str(failure.value)
+    assert len(fake.calls("init")) == 1 and not fake.calls("upload")
+
+
+def test_a_failed_publish_reports_the_fail_reason_and_the_next_run_starts_over(
+    fake: FakeTikTok, tmp_path: Path, video: Path
+) -> None:
+    fake.fail_next_publish("duration_check_failed")
+    with pytest.raises(ProviderError, match="duration_check_failed"):
+        publisher(fake, tmp_path).publish(request(video))
+
+    outcome = publisher(fake, tmp_path).publish(request(video))
+
+    assert len(fake.calls("init")) == 2 and outcome.post.status == "published" and len(fake.posts) == 1
+
+
+def test_dry_run_reads_creator_info_and_uploads_nothing(fake: FakeTikTok, tmp_path: Path, video: Path) -> None:
+    pub = publisher(fake, tmp_path, dry_run=True)
+    outcome = pub.publish(request(video))
+    assert len(fake.calls("creator_info")) == 1
+    assert not fake.calls("init") and not fake.calls("upload") and not fake.calls("status")
+    assert (outcome.post.status, outcome.post.remote_id) == ("dry_run", "dry-run")
+    assert pub.ledger().get(KEY, "tiktok") is None
+
+
+def test_a_caption_over_2200_characters_is_rejected_before_any_call(
+    fake: FakeTikTok, tmp_path: Path, video: Path
+) -> None:
+    long = request(video).model_copy(update={"caption": Caption(title="t", text="x" * 2201, hashtags=[])})
+    with pytest.raises(InputRejected, match="2200"):
+        publisher(fake, tmp_path).publish(long)
+    assert fake.requests == []
+
+
+def test_a_second_publish_of_the_same_partition_returns_already_published(
+    fake: FakeTikTok, tmp_path: Path, video: Path
+) -> None:
+    first = publisher(fake, tmp_path).publish(request(video))
+    count = len(fake.requests)
+    second = publisher(fake, tmp_path).publish(request(video))
+    assert second.already_published and second.post == first.post and len(fake.requests) == count
+
+
+def test_a_refresh_keeps_the_rotated_refresh_token_in_a_private_file(
+    fake: FakeTikTok, tmp_path: Path, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIKTOK_ACCESS_TOKEN")
+    monkeypatch.setenv("TIKTOK_CLIENT_ID", fake.client_key)
+    monkeypatch.setenv("TIKTOK_CLIENT_SECRET", fake.client_secret)
+    monkeypatch.setenv("TIKTOK_REFRESH_TOKEN", fake.refresh_token)
+    original_refresh = fake.refresh_token
+    # The first API call refuses the token: the engine refreshes once more, which only works with the
+    # refresh token the first refresh rotated in (the original one is dead by then).
+    fake.fail_next("creator_info", 401, "access_token_invalid", "The access token is invalid or not found.")
+    token_url = f"{fake.base_url}/v2/oauth/token/"
+
+    outcome = publisher(fake, tmp_path, token_url=token_url).publish(request(video))
+
+    token_file = tmp_path / "tokens.json"
+    stored = json.loads(token_file.read_text())["tiktok"]
+    assert fake.refreshes == 2 and len(fake.calls("creator_info")) == 2
+    assert stored["refresh_token"] == fake.refresh_token != original_refresh
+    assert stored["access_token"] == fake.access_token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert outcome.post.status == "published" and fake.access_token not in outcome.post.model_dump_json()
+
+
+def test_chunk_plan_follows_tiktoks_rules() -> None:
+    limits = ChunkLimits()
+    assert plan_chunks(3 * MIB, 8 * MIB, limits).count == 1  # under 5 MB: one chunk of the whole file
+    assert plan_chunks(3 * MIB, 8 * MIB, limits).chunk_size == 3 * MIB
+    plan = plan_chunks(20 * MIB, 8 * MIB, limits)
+    assert (plan.chunk_size, plan.count, plan.span(1)) == (8 * MIB, 2, (8 * MIB, 20 * MIB - 1))  # last takes 12 MB
+    assert plan_chunks(200 * MIB, 1 * MIB, limits).chunk_size == 5 * MIB  # never under the 5 MB minimum
+    assert plan_chunks(10 * MIB, 100 * MIB, limits).count == 1
+    assert plan_chunks(1000 * MIB, 100 * MIB, limits).chunk_size == 64 * MIB  # never over the 64 MB maximum
