@@ -1,0 +1,262 @@
+"""Instagram Reels and Facebook Page Reels publishers against a local Graph + rupload server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from resources.errors import ConfigurationError, ProviderError, RetryableError
+from resources.http.retry import RetrySettings
+from resources.publish import Publisher
+from resources.publish.captions import Caption
+from resources.publish.platforms import meta
+from resources.publish.publisher import PostRequest
+from tests.fakes.meta_server import FakeMeta, graph_error
+
+TOKEN = "meta-test-token"
+CHUNK = 256 * 1024
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(meta, "RETRY", RetrySettings(attempts=3, base_delay_s=0.01, max_delay_s=0.02))
+    monkeypatch.setenv("INSTAGRAM_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("FACEBOOK_ACCESS_TOKEN", TOKEN)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeMeta]:
+    with FakeMeta(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    path = tmp_path / "short.mp4"
+    path.write_bytes(os.urandom(1_300_000))
+    return path
+
+
+def _publisher(tmp_path: Path, fake: FakeMeta, platform: str, **kwargs: object) -> Publisher:
+    return Publisher(
+        platform=platform,
+        provider="api",
+        api_base_url=fake.base_url,
+        upload_base_url=fake.base_url,
+        account_id=fake.ig_user if platform == "instagram" else fake.page,
+        ledger_path=str(tmp_path / "ledger.sqlite3"),
+        poll_interval_s=0.01,
+        chunk_size_bytes=CHUNK,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _request(video: Path, platform: str, key: str = "file-abc") -> PostRequest:
+    return PostRequest(
+        platform=platform,
+        partition_key=key,
+        video_path=video,
+        media_uri=video.as_uri(),
+        caption=Caption(title="Herb cubes", text="Freeze herbs in oil (really) #kitchen #tips", hashtags=["kitchen"]),
+    )
+
+
+# --- Instagram -----------------------------------------------------------------------------------------------
+
+
+def test_instagram_uploads_to_rupload_and_publishes_the_container(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    outcome = _publisher(tmp_path, fake, "instagram").publish(_request(video, "instagram"))
+
+    (create,) = fake.routes("media")
+    assert create.params["media_type"] == "REELS" and create.params["upload_type"] == "resumable"
+    assert create.params["caption"] == "Freeze herbs in oil (really) #kitchen #tips"
+    assert create.params["share_to_feed"] == "true" and create.headers["authorization"] == f"Bearer {TOKEN}"
+    container = next(iter(fake.uploads.values()))
+    assert fake.received(next(iter(fake.uploads))) == video.read_bytes()
+    uploads = fake.routes("upload")
+    assert len(uploads) == -(-video.stat().st_size // CHUNK)
+    assert all(u.headers["authorization"] == f"OAuth {TOKEN}" for u in uploads)
+    assert [int(u.headers["offset"]) for u in uploads] == list(range(0, video.stat().st_size, CHUNK))
+    assert {u.headers["file_size"] for u in uploads} == {str(video.stat().st_size)}
+    assert fake.routes("limit") and fake.routes("status")
+    assert fake.published == 1
+    post = outcome.post
+    assert post.status == "published" and post.remote_id == container.published_id and post.provider == "instagram"
+    assert post.url.startswith("https://www.instagram.com/reel/") and post.title == "Herb cubes"
+    assert TOKEN not in post.model_dump_json()
+
+
+def test_instagram_resumes_an_interrupted_upload_and_posts_once(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    size = video.stat().st_size
+    fake.drop("upload", times=3, min_offset=size // 2)  # every retry of this run dies midway
+    publisher = _publisher(tmp_path, fake, "instagram")
+    with pytest.raises(RetryableError):
+        publisher.publish(_request(video, "instagram"))
+    sent_before = len(fake.routes("upload"))
+
+    outcome = publisher.publish(_request(video, "instagram"))
+
+    assert len(fake.routes("media")) == 1  # the same container
+    resumed = fake.routes("upload")[sent_before:]
+    assert int(resumed[0].headers["offset"]) >= size // 2 - CHUNK  # not from zero
+    assert fake.received(next(iter(fake.uploads))) == video.read_bytes()
+    assert fake.published == 1 and outcome.post.status == "published"
+
+
+def test_instagram_retry_after_media_publish_answered_posts_nothing_new(
+    tmp_path: Path, fake: FakeMeta, video: Path
+) -> None:
+    fake.fail("permalink", status=503, times=3)
+    publisher = _publisher(tmp_path, fake, "instagram")
+    with pytest.raises(RetryableError):
+        publisher.publish(_request(video, "instagram"))
+    assert fake.published == 1
+
+    outcome = publisher.publish(_request(video, "instagram"))
+
+    assert fake.published == 1 and len(fake.routes("publish")) == 1 and len(fake.routes("media")) == 1
+    assert outcome.post.remote_id == next(iter(fake.media))
+
+
+def test_instagram_rate_limit_code_4_is_retried(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    fake.rate_limit("media")
+    fake.fail("upload", status=429, headers={"Retry-After": "0"}, body=graph_error("Too many calls", 613))
+
+    outcome = _publisher(tmp_path, fake, "instagram").publish(_request(video, "instagram"))
+
+    assert outcome.post.status == "published" and len(fake.routes("media")) == 2 and fake.published == 1
+
+
+def test_instagram_5xx_midway_through_the_upload_is_retried_in_place(
+    tmp_path: Path, fake: FakeMeta, video: Path
+) -> None:
+    fake.fail("upload", status=500, min_offset=CHUNK * 2)
+
+    _publisher(tmp_path, fake, "instagram").publish(_request(video, "instagram"))
+
+    offsets = [int(u.headers["offset"]) for u in fake.routes("upload")]
+    assert offsets.count(CHUNK * 2) == 2 and offsets.count(0) == 1
+    assert fake.received(next(iter(fake.uploads))) == video.read_bytes()
+
+
+def test_instagram_container_error_fails_with_instagrams_message(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    fake.error_container("Error: Video format is not supported (2207026)")
+    with pytest.raises(ProviderError, match="ERROR: Error: Video format is not supported"):
+        _publisher(tmp_path, fake, "instagram").publish(_request(video, "instagram"))
+    assert fake.published == 0
+
+
+def test_instagram_refreshes_an_expired_token_once(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    fake.expire_token_once()
+    assert _publisher(tmp_path, fake, "instagram").publish(_request(video, "instagram")).post.status == "published"
+
+
+def test_instagram_token_still_expired_after_refresh_says_to_authorize(
+    tmp_path: Path, fake: FakeMeta, video: Path
+) -> None:
+    fake.fail("limit", status=400, body=graph_error("Session has expired", 190, 463), times=2)
+    with pytest.raises(ConfigurationError, match="python -m pipeline_assets auth instagram") as raised:
+        _publisher(tmp_path, fake, "instagram").publish(_request(video, "instagram"))
+    assert TOKEN not in str(raised.value)
+
+
+def test_instagram_over_the_publishing_limit_stops_before_uploading(
+    tmp_path: Path, fake: FakeMeta, video: Path
+) -> None:
+    fake.quota_usage = fake.quota_total
+    with pytest.raises(ProviderError, match="daily publishing limit reached"):
+        _publisher(tmp_path, fake, "instagram").publish(_request(video, "instagram"))
+    assert not fake.routes("media")
+
+
+def test_instagram_publishing_limit_error_code_9_is_permanent(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    fake.fail("publish", status=400, body=graph_error("Application request limit reached", 9, 2207042))
+    with pytest.raises(ProviderError, match="daily publishing limit reached"):
+        _publisher(tmp_path, fake, "instagram").publish(_request(video, "instagram"))
+    assert len(fake.routes("publish")) == 1
+
+
+def test_instagram_dry_run_checks_the_account_and_creates_nothing(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    outcome = _publisher(tmp_path, fake, "instagram", dry_run=True).publish(_request(video, "instagram"))
+    assert outcome.post.status == "dry_run" and outcome.post.remote_id == "dry-run"
+    assert fake.routes("limit") and not fake.routes("media") and not fake.uploads and fake.published == 0
+
+
+def test_second_publish_of_the_same_partition_is_already_published(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    publisher = _publisher(tmp_path, fake, "instagram")
+    first = publisher.publish(_request(video, "instagram"))
+    second = publisher.publish(_request(video, "instagram"))
+    assert second.already_published and second.post.remote_id == first.post.remote_id and fake.published == 1
+
+
+@pytest.mark.parametrize("platform", ["instagram", "facebook"])
+def test_missing_account_id_names_the_setting(tmp_path: Path, fake: FakeMeta, video: Path, platform: str) -> None:
+    publisher = _publisher(tmp_path, fake, platform).model_copy(update={"account_id": ""})
+    with pytest.raises(
+        ConfigurationError,
+        match={"instagram": "SHORTS_INSTAGRAM_ACCOUNT_ID", "facebook": "SHORTS_FACEBOOK_PAGE_ID"}[platform],
+    ):
+        publisher.publish(_request(video, platform))
+    assert not fake.requests
+
+
+# --- Facebook ------------------------------------------------------------------------------------------------
+
+
+def test_facebook_reel_start_upload_finish_and_poll(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    outcome = _publisher(tmp_path, fake, "facebook").publish(_request(video, "facebook"))
+
+    (start,) = fake.routes("start")
+    (finish,) = fake.routes("finish")
+    video_id = next(iter(fake.uploads))
+    assert start.path == f"/v27.0/{fake.page}/video_reels"
+    assert finish.params == {
+        "upload_phase": "finish",
+        "video_id": video_id,
+        "video_state": "PUBLISHED",
+        "description": "Freeze herbs in oil (really) #kitchen #tips",
+    }
+    uploads = fake.routes("upload")
+    assert all(u.path == f"/video-upload/v27.0/{video_id}" for u in uploads)
+    assert all(u.headers["authorization"] == f"OAuth {TOKEN}" for u in uploads)
+    assert fake.received(video_id) == video.read_bytes()
+    post = outcome.post
+    assert post.status == "published" and post.remote_id == video_id and fake.published == 1
+    assert post.url == f"https://www.facebook.com/reel/{video_id}/"
+
+
+def test_facebook_resumes_from_the_bytes_the_server_reports(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    size = video.stat().st_size
+    fake.drop("upload", times=3, min_offset=size // 2)
+    publisher = _publisher(tmp_path, fake, "facebook")
+    with pytest.raises(RetryableError):
+        publisher.publish(_request(video, "facebook"))
+    video_id = next(iter(fake.uploads))
+    held = len(fake.received(video_id))  # includes the half chunk the server got before the cut
+    sent_before = len(fake.routes("upload"))
+
+    outcome = publisher.publish(_request(video, "facebook"))
+
+    assert int(fake.routes("upload")[sent_before].headers["offset"]) == held
+    assert len(fake.routes("start")) == 1 and fake.received(video_id) == video.read_bytes()
+    assert fake.published == 1 and outcome.post.remote_id == video_id
+
+
+def test_facebook_retry_after_finish_answered_posts_nothing_new(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    fake.fail("status", status=500, times=3)
+    publisher = _publisher(tmp_path, fake, "facebook")
+    with pytest.raises(RetryableError):
+        publisher.publish(_request(video, "facebook"))
+
+    outcome = publisher.publish(_request(video, "facebook"))
+
+    assert len(fake.routes("finish")) == 1 and len(fake.routes("start")) == 1 and fake.published == 1
+    assert outcome.post.status == "published"
+
+
+def test_facebook_dry_run_reads_the_page_and_creates_nothing(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
+    outcome = _publisher(tmp_path, fake, "facebook", dry_run=True).publish(_request(video, "facebook"))
+    assert outcome.post.status == "dry_run" and fake.routes("page") and not fake.routes("start")
