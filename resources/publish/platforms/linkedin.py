@@ -20,7 +20,7 @@ from resources.errors import ConfigurationError, ProviderError, RetryableError
 from resources.http.retry import RetrySettings, http_failure, with_retries
 from resources.http.secrets import redact
 from resources.publish.ledger import UploadCheckpoint
-from resources.publish.platforms.meta import dry_run_post, published_post, require_account, validate_media, wait_for
+from resources.publish.platforms.common import dry_run_post, published_post, require_account, validate_media, wait_for
 from resources.publish.publisher import PostRequest, Publisher
 from resources.records import Post
 

@@ -9,7 +9,6 @@ is known, so a re-execution resumes instead of posting twice.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +17,11 @@ from urllib.parse import urljoin
 
 import httpx
 
-from resources.errors import ConfigurationError, InputRejected, ProviderError, RetryableError
+from resources.errors import ConfigurationError, ProviderError, RetryableError
 from resources.http.retry import RetrySettings, http_failure, parse_retry_after, with_retries
 from resources.http.secrets import redact
-from resources.publish.captions import CAPTION_LIMITS
 from resources.publish.ledger import UploadCheckpoint
+from resources.publish.platforms.common import dry_run_post, published_post, require_account, validate_media, wait_for
 from resources.publish.publisher import PostRequest, Publisher
 from resources.records import Post
 
@@ -145,26 +144,6 @@ class GraphClient:
         return http_failure(self.where, response.status_code, detail, response.headers)
 
 
-def require_account(publisher: Publisher, setting: str, where: str) -> str:
-    account = publisher.account_id.strip()
-    if not account:
-        raise ConfigurationError(
-            f"{where}: {setting} is not set; set it to the account to publish to or use provider=outbox"
-        )
-    return account
-
-
-def validate_media(request: PostRequest, where: str, platform: str) -> int:
-    """The video's size in bytes; InputRejected for a missing/empty file or an over-long caption."""
-    path = Path(request.video_path)
-    if not path.is_file() or path.stat().st_size == 0:
-        raise InputRejected(f"{where}: the video {path} is missing or empty")
-    limit = CAPTION_LIMITS.get(platform, 2200)
-    if len(request.caption.text) > limit:
-        raise InputRejected(f"{where}: the caption has {len(request.caption.text)} characters; the limit is {limit}")
-    return path.stat().st_size
-
-
 def send_file(
     graph: GraphClient,
     url: str,
@@ -188,44 +167,6 @@ def send_file(
                 raise ProviderError(f"{graph.where}: rupload refused the bytes at {offset}: {answer}")
             offset += len(chunk)
             on_progress(offset)
-
-
-def wait_for(check: Callable[[], bool], *, where: str, doing: str, interval_s: float, timeout_s: float) -> None:
-    """Call `check` until it returns True; RetryableError after `timeout_s` (the checkpoint keeps the work)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() + interval_s > deadline:
-            raise RetryableError(f"{where}: still {doing} after {timeout_s:.0f} s; re-execute to keep waiting")
-        time.sleep(interval_s)
-
-
-def dry_run_post(request: PostRequest) -> Post:
-    return Post(
-        platform=request.platform,
-        partition_key=request.partition_key,
-        status="dry_run",
-        remote_id="dry-run",
-        provider=request.platform,
-        title=request.caption.title,
-        caption=request.caption.text,
-        posted_at=datetime.now(UTC),
-        media_uri=request.media_uri,
-    )
-
-
-def published_post(request: PostRequest, remote_id: str, url: str, posted_at: str) -> Post:
-    return Post(
-        platform=request.platform,
-        partition_key=request.partition_key,
-        status="published",
-        remote_id=remote_id,
-        url=url,
-        provider=request.platform,
-        title=request.caption.title,
-        caption=request.caption.text,
-        posted_at=datetime.fromisoformat(posted_at),
-        media_uri=request.media_uri,
-    )
 
 
 class InstagramEngine:
