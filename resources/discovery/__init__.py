@@ -1,0 +1,1 @@
+"""Discovery: where candidate videos come from (TikTok accounts, URL lists, feeds, a watched folder)."""
