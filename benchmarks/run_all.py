@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["benchmarks.render_bench", "benchmarks.avatar_bench", "benchmarks.pipeline_bench"]
+BENCHMARKS = [
+    "benchmarks.render_bench",
+    "benchmarks.avatar_bench",
+    "benchmarks.pipeline_bench",
+    "benchmarks.sensor_bench",
+]
 
 
 def main() -> int:

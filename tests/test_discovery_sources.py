@@ -551,3 +551,16 @@ def test_unknown_source_kind_is_named_with_its_file(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError, match=r"discovery\.yaml: sources\[0\] .*instagram_account.*does not match"):
         load_discovery_config(config_file)
+
+
+def test_the_shipped_example_config_is_valid() -> None:
+    from resources.discovery.sources_config import load_discovery_config
+
+    root = Path(__file__).resolve().parents[1]
+    config = load_discovery_config(root / "discovery.example.yaml")
+    assert {type(source).__name__ for source in config.sources} == {
+        "TikTokAccountSource",
+        "UrlListSource",
+        "FeedSource",
+        "FolderSource",
+    }
