@@ -18,7 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     auth = commands.add_parser("auth", help="authorize a publishing platform once and store its refresh token")
     auth.add_argument("platform", choices=["youtube", "tiktok", "instagram", "facebook", "x", "linkedin"])
     auth.add_argument("--port", type=int, default=8765, help="loopback port of the redirect URI")
+    from pipeline_assets.intake import add_submit_parser, run_submit
+
+    add_submit_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "submit":
+        return run_submit(args)
     if args.command == "auth":
         from resources.publish.oauth import authorize
 

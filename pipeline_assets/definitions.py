@@ -26,6 +26,7 @@ from resources.rewrite import Rewriter
 from resources.transcribe import Transcriber
 from resources.voice import Speaker
 from sensors.folder_watch_sensor import folder_watch_sensor
+from sensors.run_failure_sensor import run_failure_sensor
 from sensors.viral_video_sensor import viral_video_sensor
 
 
@@ -100,7 +101,7 @@ def build_definitions(settings: PipelineSettings | None = None) -> Definitions:
     return Definitions(
         assets=[source_video, transcript, script, voiceover, avatar_video, short_video, *post_assets, short_approval],
         jobs=[short_pipeline_job, approve_short_job],
-        sensors=[viral_video_sensor, folder_watch_sensor],
+        sensors=[viral_video_sensor, folder_watch_sensor, run_failure_sensor],
         resources=build_resources(settings),
     )
 

@@ -51,6 +51,9 @@ def outlined_highlight_pixels(video: Path, at_s: float) -> int:
                 break
         else:
             raise AssertionError("no frame at that time")
+    # The caption line of the avatar_over_blur layout sits between the source picture (y 150-1030) and the
+    # avatar (from y 1228): only that band counts, so sharp yellow parts of the source picture cannot.
+    rgb = rgb[1030:1228]
     yellow = (rgb[..., 0] > 200) & (rgb[..., 1] > 200) & (rgb[..., 2] < 90)
     black = (rgb.max(axis=2) < 50).astype(np.uint8)
     near_black = np.zeros_like(black)

@@ -1,0 +1,152 @@
+"""Hands-off mode for real: the daemon on PostgreSQL sees a new file in the watch folder and makes its short.
+
+Everything runs as in production: `dagster sensor start` switches the sensor on, `dagster-daemon run` evaluates
+it, queues the run (QueuedRunCoordinator) and launches it in its own process against the code location loaded
+from workspace.yaml. The test only drops a file and waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+import yaml
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+
+from pipeline_assets.sample_source import make_sample_source
+from pipeline_assets.settings import PROJECT_ROOT
+from resources.media.probe import probe
+from resources.partition_keys import key_for_file
+from tests.test_postgres_instance import PG, postgres_overrides
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+BIN = Path(sys.executable).parent
+DEADLINE_S = 240.0
+NARRATION = [
+    "Freeze chopped herbs in olive oil inside an ice cube tray.",
+    "Then drop one cube into the hot pan whenever you cook.",
+]
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[str]:
+    """A fresh database on the local server, dropped afterwards (even with the daemon's connections open)."""
+    name = f"shorts_daemon_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(**PG)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def write_dagster_home(home: Path, db_name: str) -> None:
+    """The production instance shape: PostgreSQL storage and a run queue."""
+    home.mkdir(parents=True)
+    config = {
+        **postgres_overrides(db_name),
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {"max_concurrent_runs": 2},
+        },
+        "telemetry": {"enabled": False},
+    }
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+
+
+def isolated_env(home: Path, data: Path, inbox: Path) -> dict[str, str]:
+    """This machine's environment without any SHORTS_* setting a developer may have, plus the test's folders."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("SHORTS_")}
+    env.update(DAGSTER_HOME=str(home), SHORTS_DATA_DIR=str(data), SHORTS_WATCH_DIR=str(inbox))
+    return env
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the daemon's whole group (code servers, run workers), then SIGKILL whatever is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=20)
+    # Code servers and run workers can outlive a daemon that stopped on SIGTERM: the group goes in any case.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def wait_for_finished_run(instance: DagsterInstance, key: str, daemon_log: Path) -> DagsterRun:
+    """The first run of partition `key` once it finished; fails with the reason when time runs out."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(RunsFilter(tags={"dagster/partition": key}))
+        if runs and runs[0].is_finished:
+            return runs[0]
+        time.sleep(2.0)
+    status = runs[0].status.value if runs else "no run was created"
+    pytest.fail(f"no finished run for {key} after {DEADLINE_S:.0f} s ({status}); daemon log:\n{tail(daemon_log)}")
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+
+def test_a_video_dropped_in_the_watch_folder_becomes_a_short(postgres_db: str, tmp_path: Path) -> None:
+    home, data, inbox = tmp_path / "dagster_home", tmp_path / "data", tmp_path / "inbox"
+    write_dagster_home(home, postgres_db)
+    inbox.mkdir()
+    # Made elsewhere, then moved in whole: the sensor must never see a half-written file.
+    video = make_sample_source(tmp_path / "made" / "clip.mp4", narration=NARRATION).rename(inbox / "clip.mp4")
+    key = key_for_file(video)
+    env = isolated_env(home, data, inbox)
+    # Before the daemon starts: its first sensor tick happens at once, the next only 30 s later.
+    subprocess.run(
+        [str(BIN / "dagster"), "sensor", "start", "folder_watch_sensor", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    daemon_log = tmp_path / "daemon.log"
+    with daemon_log.open("wb") as log:
+        daemon = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so the finally below stops every child too
+        )
+    try:
+        with DagsterInstance.from_config(str(home)) as instance:
+            run = wait_for_finished_run(instance, key, daemon_log)
+            failures = [
+                str(record.event_log_entry.message)
+                for record in instance.get_records_for_run(run.run_id, of_type=DagsterEventType.STEP_FAILURE).records
+            ]
+    finally:
+        stop_process_group(daemon)
+
+    assert run.status == DagsterRunStatus.SUCCESS, f"run {run.run_id} {run.status.value}: {failures}"
+    assert run.job_name == "short_pipeline_job"
+    assert run.tags["dagster/sensor_name"] == "folder_watch_sensor"
+    assert run.tags["dagster/run_key"] == f"video:{key}"
+    shorts = sorted((data / "media" / "media" / key / "short_video").glob("*/short.mp4"))
+    assert len(shorts) == 1
+    facts = probe(shorts[0])
+    assert (facts.width, facts.height) == (1080, 1920)
+    assert facts.duration_s > 3

@@ -1,0 +1,79 @@
+"""`python -m pipeline_assets submit` against a real running Dagster webserver, through its GraphQL API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline_assets.intake import submit_source
+from resources.errors import PipelineError
+from resources.partition_keys import key_for_file
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("dagster_home")
+    # Runs stay queued (no daemon): the test is about intake, not execution.
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\nrun_coordinator:\n"
+        "  module: dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n"
+    )
+    data = tmp_path_factory.mktemp("data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTS_")}
+    env.update(DAGSTER_HOME=str(home), SHORTS_DATA_DIR=str(data))
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        os.environ["SHORTS_DATA_DIR"] = str(data)  # the CLI registers the source where the server reads it
+        yield url
+    finally:
+        os.environ.pop("SHORTS_DATA_DIR", None)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+def test_submit_adds_the_partition_and_launches_one_run_then_reports_it(webserver: str, sample_video: Path) -> None:
+    first = submit_source(str(sample_video), url=webserver)
+    assert first.launched and first.partition_key == key_for_file(sample_video)
+    assert first.run_url.endswith(f"/runs/{first.run_id}")
+    second = submit_source(str(sample_video), url=webserver)
+    assert not second.launched and second.run_id == first.run_id
+
+
+def test_unreachable_webserver_says_to_start_it(sample_video: Path) -> None:
+    with pytest.raises(PipelineError, match="make dev"):
+        submit_source(str(sample_video), url=f"http://127.0.0.1:{free_port()}")
+
+
+def test_bad_source_is_refused_before_any_call() -> None:
+    with pytest.raises(PipelineError, match="unsupported URL scheme"):
+        submit_source("ftp://example.com/v.mp4", url="http://127.0.0.1:9")
