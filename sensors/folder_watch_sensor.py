@@ -34,7 +34,7 @@ def watch_dir() -> Path:
 @sensor(
     job=short_pipeline_job,
     minimum_interval_seconds=30,
-    default_status=DefaultSensorStatus.STOPPED,
+    default_status=DefaultSensorStatus.RUNNING,  # acts only on files someone drops into the folder
     description="New video files in the watch folder ($SHORTS_WATCH_DIR, default var/inbox) become shorts.",
 )
 def folder_watch_sensor(context: SensorEvaluationContext, media_store: MediaStore) -> SensorResult | SkipReason:
