@@ -18,12 +18,32 @@ def main(argv: list[str] | None = None) -> int:
     auth = commands.add_parser("auth", help="authorize a publishing platform once and store its refresh token")
     auth.add_argument("platform", choices=["youtube", "tiktok", "instagram", "facebook", "x", "linkedin"])
     auth.add_argument("--port", type=int, default=8765, help="loopback port of the redirect URI")
+    metrics = commands.add_parser("metrics", help="serve Prometheus metrics from the Dagster instance")
+    metrics.add_argument("--host", default="127.0.0.1")
+    metrics.add_argument("--port", type=int, default=9108)
     from pipeline_assets.intake import add_submit_parser, run_submit
 
     add_submit_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "submit":
         return run_submit(args)
+    if args.command == "metrics":
+        import time
+
+        from dagster import DagsterInstance
+
+        from pipeline_assets.demo import ensure_dagster_home
+        from pipeline_assets.metrics import serve
+
+        ensure_dagster_home()
+        server = serve(DagsterInstance.get(), host=args.host, port=args.port)
+        print(f"serving http://{args.host}:{args.port}/metrics (Ctrl-C to stop)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            server.shutdown()
+        return 0
     if args.command == "auth":
         from resources.publish.oauth import authorize
 

@@ -1,0 +1,115 @@
+"""Prometheus metrics read from the Dagster instance: stage durations, failures, retries, cost and posts.
+
+`python -m pipeline_assets metrics --port 9108` serves them at /metrics (Prometheus text format 0.0.4); the
+Grafana dashboard in deploy/grafana/ plots them. Reading the event log (instead of instrumenting each step)
+keeps one source of truth: what the UI shows is what Prometheus scrapes.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, EventRecordsFilter, RunsFilter
+
+STAGES = ("source_video", "transcript", "script", "voiceover", "avatar_video", "short_video")
+PLATFORMS = ("youtube", "tiktok", "instagram", "facebook", "x", "linkedin")
+WINDOW = 5000  # newest events read per series: bounded work per scrape
+
+
+def _number(value: object) -> float | None:
+    raw = getattr(value, "value", value)
+    return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+def _lines(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]) -> list[str]:
+    out = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        rendered = ",".join(f'{key}="{_label(val)}"' for key, val in sorted(labels.items()))
+        out.append(f"{name}{{{rendered}}} {value:g}" if rendered else f"{name} {value:g}")
+    return out
+
+
+def collect(instance: DagsterInstance) -> str:
+    """The metrics text for everything the instance has recorded."""
+    seconds: dict[str, list[float]] = defaultdict(list)
+    cost: defaultdict[str, float] = defaultdict(float)
+    posts: Counter[tuple[str, str]] = Counter()
+    for asset in [*STAGES, *(f"{platform}_post" for platform in PLATFORMS)]:
+        result = instance.fetch_materializations(AssetKey(asset), limit=WINDOW)
+        for record in result.records:
+            materialization = record.asset_materialization
+            if materialization is None:
+                continue
+            metadata = materialization.metadata
+            if metadata.get("cached") is not None and getattr(metadata["cached"], "value", False):
+                continue  # a cache hit did no work: it would skew durations and double-count cost
+            elapsed = _number(metadata.get("elapsed_s"))
+            if elapsed is not None:
+                seconds[asset].append(elapsed)
+            spent = _number(metadata.get("cost_usd"))
+            if spent:
+                cost[asset] += spent
+            if asset.endswith("_post") and not getattr(metadata.get("already_published"), "value", False):
+                status = str(getattr(metadata.get("status"), "value", "unknown"))
+                posts[(asset.removesuffix("_post"), status)] += 1
+    failures = Counter(_step_names(instance, DagsterEventType.STEP_FAILURE))
+    retries = Counter(_step_names(instance, DagsterEventType.STEP_UP_FOR_RETRY))
+    runs = {
+        status.value.lower(): instance.get_runs_count(RunsFilter(statuses=[status]))
+        for status in (
+            DagsterRunStatus.SUCCESS,
+            DagsterRunStatus.FAILURE,
+            DagsterRunStatus.STARTED,
+            DagsterRunStatus.QUEUED,
+        )
+    }
+    lines: list[str] = []
+    lines += _lines("shorts_stage_seconds_sum", "counter", "Seconds spent in each stage (work done, not cache hits).",
+                    [({"asset": a}, sum(v)) for a, v in sorted(seconds.items())])  # fmt: skip
+    lines += _lines("shorts_stage_seconds_count", "counter", "Materializations that did work, per stage.",
+                    [({"asset": a}, len(v)) for a, v in sorted(seconds.items())])  # fmt: skip
+    lines += _lines("shorts_stage_failures_total", "counter", "Failed steps per asset.",
+                    [({"asset": a}, n) for a, n in sorted(failures.items())])  # fmt: skip
+    lines += _lines("shorts_stage_retries_total", "counter", "Step retries per asset.",
+                    [({"asset": a}, n) for a, n in sorted(retries.items())])  # fmt: skip
+    lines += _lines("shorts_api_cost_usd_total", "counter", "Estimated provider cost in USD per stage.",
+                    [({"asset": a}, c) for a, c in sorted(cost.items())])  # fmt: skip
+    lines += _lines("shorts_posts_total", "counter", "Posts made per platform and status (outbox, published).",
+                    [({"platform": p, "status": s}, n) for (p, s), n in sorted(posts.items())])  # fmt: skip
+    lines += _lines("shorts_runs", "gauge", "Runs by status.", [({"status": s}, n) for s, n in sorted(runs.items())])
+    return "\n".join(lines) + "\n"
+
+
+def _step_names(instance: DagsterInstance, event_type: DagsterEventType) -> list[str]:
+    records = instance.get_event_records(EventRecordsFilter(event_type=event_type), limit=WINDOW)
+    return [record.event_log_entry.step_key or "run" for record in records]
+
+
+def serve(instance: DagsterInstance, *, host: str = "127.0.0.1", port: int = 9108) -> http.server.ThreadingHTTPServer:
+    """Start a /metrics endpoint in a background thread; returns the server (call shutdown() to stop)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = collect(instance).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
