@@ -13,6 +13,8 @@ from resources.ingest.url_safety import check_remote_url
 from resources.media.ffmpeg import ffmpeg_exe
 
 _URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# `javascript:...`, `data:...`: a scheme without `//`. Two letters at least, so `C:\\clip.mp4` stays a path.
+_SCHEME_ONLY_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+):")
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".flv", ".ts", ".mpg", ".mpeg"})
 
 
@@ -35,7 +37,7 @@ class Downloader(ConfigurableResource):
 
     provider: Literal["yt-dlp"] = "yt-dlp"
     max_duration_s: float = Field(default=600.0, description="Longer sources are refused before download.")
-    max_filesize_mb: int = Field(default=500, description="Larger downloads are refused.")
+    max_filesize_mb: int = Field(default=500, description="Larger downloads and local files are refused.")
     allow_private_networks: bool = Field(
         default=False,
         description="Allow URLs on loopback/private addresses (only for trusted local sources).",
@@ -45,8 +47,16 @@ class Downloader(ConfigurableResource):
 
     def fetch(self, source: str, workdir: Path) -> FetchedVideo:
         """Fetch `source` (URL or local path) into `workdir`."""
+        if "\x00" in source:  # the OS refuses it with a bare ValueError, which would be retried
+            raise InputRejected(f"the source {source[:80]!r} contains a NUL byte; give an http(s) video URL or a file")
         if is_url(source):
             return self._download(source, workdir)
+        scheme = _SCHEME_ONLY_RE.match(source)
+        if scheme and not Path(source).expanduser().exists():
+            raise InputRejected(
+                f"unsupported source {source[:80]!r}: {scheme.group(1)!r} is not an http(s) URL and no such file "
+                "exists; give an http(s) video URL or a local file path"
+            )
         return self._copy_local(source, workdir)
 
     def _copy_local(self, source: str, workdir: Path) -> FetchedVideo:
@@ -55,8 +65,14 @@ class Downloader(ConfigurableResource):
             path = path.resolve()
         if not path.is_file():
             raise InputRejected(f"local source {str(path)!r} does not exist or is not a file")
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise InputRejected(f"local source {path.name!r} is empty (0 bytes); provide a real video file")
+        if size > self.max_filesize_mb * 1_048_576:
+            raise InputRejected(
+                f"local source {path.name!r} is {size / 1_048_576:.1f} MB, over the {self.max_filesize_mb} MB limit; "
+                "trim it or raise max_filesize_mb on the downloader"
+            )
         target = workdir / f"source{path.suffix.lower() or '.mp4'}"
         shutil.copyfile(path, target)
         return FetchedVideo(path=target, title=path.stem, webpage_url=path.as_uri(), extractor="file")

@@ -35,7 +35,30 @@ def probe(path: Path) -> MediaFacts:
         raise InputRejected(f"{path.name} is not readable media ({exc}); provide a valid video file") from exc
     if facts.duration_s <= 0:
         raise InputRejected(f"{path.name} has no measurable duration; it is corrupt or not a video")
+    _check_complete(path, facts)
     return facts
+
+
+def _check_complete(path: Path, facts: MediaFacts) -> None:
+    """Refuse a file whose packets stop well before its stated duration (a cut download or copy).
+
+    A faststart MP4 keeps its index at the front, so a file cut in half still *claims* its full duration; only
+    reading the packets (demuxing, no decoding: about a second for a few hundred MB) shows where the data ends.
+    """
+    reached = 0.0
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux():
+                if packet.pts is not None and packet.time_base is not None:
+                    end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                    reached = max(reached, end - float(packet.stream.start_time or 0) * float(packet.time_base))
+    except av.error.FFmpegError as exc:
+        raise InputRejected(f"{path.name} is not readable media ({exc}); provide a valid video file") from exc
+    if reached < facts.duration_s * 0.9 - 0.5:
+        raise InputRejected(
+            f"{path.name} is not readable media: its data ends at {reached:.1f} s of a stated "
+            f"{facts.duration_s:.1f} s (truncated); download or copy it again"
+        )
 
 
 def _duration_s(container: av.container.InputContainer, *streams: object) -> float:

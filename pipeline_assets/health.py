@@ -1,0 +1,206 @@
+"""Health of a running deployment: webserver, daemon, instance database and MediaStore, one line each.
+
+`python -m pipeline_assets health [--url http://127.0.0.1:3000] [--json]` exits 0 when every component is
+healthy, 1 otherwise. Each check is independent: one broken component never hides the state of the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import httpx
+from pydantic import BaseModel, Field, computed_field
+
+from pipeline_assets.settings import PipelineSettings
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+    from resources.media.store import MediaStore
+
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
+HEARTBEAT_MAX_AGE_S = 60.0  # the daemon beats every 30 s: two missed beats means it is gone
+HTTP_TIMEOUT_S = 5.0
+NEEDS_INSTANCE = ("database", "daemon")
+START_HINT = "start it with `make dev` (or `dagster-daemon run` next to a separate webserver)"
+
+
+class ComponentHealth(BaseModel):
+    """The state of one component."""
+
+    name: str = Field(description="webserver, daemon, database or media_store.")
+    ok: bool
+    detail: str = Field(description="What was checked, or what is wrong and what to do.")
+    latency_ms: float = Field(description="Time the check took.")
+
+
+class HealthReport(BaseModel):
+    """One entry per component; healthy when every entry is."""
+
+    components: list[ComponentHealth]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ok(self) -> bool:
+        return all(component.ok for component in self.components)
+
+    def lines(self) -> list[str]:
+        """`ok   webserver    12 ms  detail`, one line per component."""
+        return [
+            f"{'ok' if c.ok else 'FAIL':<4} {c.name:<12} {c.latency_ms:>7.0f} ms  {c.detail}" for c in self.components
+        ]
+
+
+def check_health(*, ui_url: str, settings: PipelineSettings | None = None) -> HealthReport:
+    """Check the webserver at `ui_url`, the instance of $DAGSTER_HOME (daemon, database) and the MediaStore."""
+    settings = settings or PipelineSettings.from_env()
+    components = [_timed("webserver", lambda: _check_webserver(ui_url))]
+    try:
+        from dagster import DagsterInstance
+
+        instance = DagsterInstance.get()
+    except Exception as exc:  # DAGSTER_HOME unset, unreadable dagster.yaml, database down at connect time
+        problem = f"cannot load the Dagster instance ({type(exc).__name__}: {_first_line(exc)}); check DAGSTER_HOME"
+        components += [ComponentHealth(name=name, ok=False, detail=problem, latency_ms=0.0) for name in NEEDS_INSTANCE]
+    else:
+        with instance:
+            components.append(_timed("database", lambda: _check_database(instance)))
+            components.append(_timed("daemon", lambda: _check_daemon(instance)))
+    from pipeline_assets.definitions import build_resources  # a heavy import: kept out of the timed check
+
+    store: MediaStore = build_resources(settings)["media_store"]
+    components.append(_timed("media_store", lambda: _check_media_store(store)))
+    return HealthReport(components=components)
+
+
+def _timed(name: str, check: Callable[[], str]) -> ComponentHealth:
+    """Run `check` (returns a detail, raises when unhealthy) and time it."""
+    started = time.perf_counter()
+    try:
+        detail, ok = check(), True
+    except Exception as exc:
+        detail, ok = _first_line(exc), False
+    return ComponentHealth(name=name, ok=ok, detail=detail, latency_ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Unhealthy(Exception):
+    """A component answered, but not as it should; the message says what to do."""
+
+
+def _check_webserver(ui_url: str) -> str:
+    url = f"{ui_url.rstrip('/')}/server_info"
+    try:
+        response = httpx.get(url, timeout=HTTP_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise Unhealthy(f"no webserver at {ui_url} ({type(exc).__name__}); start it with `make dev`") from exc
+    if response.status_code != 200:
+        raise Unhealthy(f"{url} answered HTTP {response.status_code}; is {ui_url} the Dagster webserver?")
+    try:
+        version = str(response.json().get("dagster_webserver_version", "?"))
+    except ValueError as exc:
+        raise Unhealthy(f"{url} did not answer JSON; is {ui_url} the Dagster webserver?") from exc
+    return f"{ui_url} answers (dagster-webserver {version})"
+
+
+def _check_database(instance: DagsterInstance) -> str:
+    instance.get_runs(limit=1)
+    return f"{storage_location(instance)} reachable"
+
+
+def storage_location(instance: DagsterInstance) -> str:
+    """Where the instance keeps runs, without credentials: `postgres at host:port/db` or `sqlite in <folder>`."""
+    storage = instance.run_storage
+    for kind in ("postgres", "mysql"):
+        url = getattr(storage, f"{kind}_url", None)
+        if isinstance(url, str):
+            parsed = urlparse(url)
+            port = f":{parsed.port}" if parsed.port else ""
+            return f"{kind} at {parsed.hostname}{port}/{parsed.path.lstrip('/')}"
+    if "sqlite" in type(storage).__name__.lower():
+        return f"sqlite in {instance.root_directory}"
+    return type(storage).__name__
+
+
+def _check_daemon(instance: DagsterInstance) -> str:
+    required = list(instance.get_required_daemon_types())
+    if not required:
+        return "no daemon required by this instance"
+    heartbeats = instance.get_daemon_heartbeats()
+    now = time.time()
+    missing = [kind for kind in required if kind not in heartbeats]
+    stale = {
+        kind: now - heartbeats[kind].timestamp
+        for kind in required
+        if kind in heartbeats and now - heartbeats[kind].timestamp > HEARTBEAT_MAX_AGE_S
+    }
+    if missing or stale:
+        problems = []
+        if missing:
+            problems.append(f"no heartbeat from {', '.join(missing)}")
+        if stale:
+            problems.append("last heartbeat " + ", ".join(f"{kind} {age:.0f} s ago" for kind, age in stale.items()))
+        raise Unhealthy(f"the daemon is not running ({'; '.join(problems)}); {START_HINT}")
+    newest = max(now - heartbeats[kind].timestamp for kind in required)
+    return f"{len(required)} daemons beating (oldest heartbeat {newest:.0f} s ago)"
+
+
+def _check_media_store(store: MediaStore) -> str:
+    key = f"health/probe-{uuid.uuid4().hex}.txt"
+    payload = f"health probe {time.time()}"
+    where = f"s3://{store.bucket}/{store.prefix}" if store.backend == "s3" else str(store.root_path)
+    try:
+        store.write_text(key, payload)
+        if store.read_text(key) != payload:
+            raise Unhealthy(f"media store {where}: a probe object read back different bytes")
+        _delete(store, key)
+    except (OSError, Unhealthy) as exc:
+        raise Unhealthy(
+            f"media store {where} is not writable ({_first_line(exc)}); fix SHORTS_DATA_DIR or the S3 settings"
+        ) from exc
+    except Exception as exc:  # botocore errors: credentials, bucket, endpoint
+        raise Unhealthy(f"media store {where}: {type(exc).__name__}: {_first_line(exc)}") from exc
+    return f"{store.backend} {where}: write, read, delete ok"
+
+
+def _delete(store: MediaStore, key: str) -> None:
+    """Remove the probe object (MediaStore itself has no delete)."""
+    if store.backend == "local":
+        (store.root_path / key).unlink(missing_ok=True)
+    else:
+        store._s3().delete_object(Bucket=store.bucket, Key=store._s3_key(key))
+
+
+def add_health_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the `health` subcommand to the CLI's subparsers."""
+    parser = subparsers.add_parser("health", help="check webserver, daemon, database and media store")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("SHORTS_UI_BASE_URL", DEFAULT_UI_URL),
+        help="the Dagster webserver (default: $SHORTS_UI_BASE_URL or %(default)s)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def run_health(args: argparse.Namespace) -> int:
+    """Run the `health` subcommand: print the report; 0 when every component is healthy, 1 otherwise."""
+    from pipeline_assets.demo import ensure_dagster_home
+
+    ensure_dagster_home()
+    report = check_health(ui_url=args.url)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.ok else 1
