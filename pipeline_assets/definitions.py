@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import Definitions
+from dagster import Definitions, colored_console_logger
 
 from pipeline_assets.approval import approve_short_job, short_approval
 from pipeline_assets.avatar import avatar_video
 from pipeline_assets.ingest import source_video
 from pipeline_assets.jobs import short_pipeline_job
+from pipeline_assets.json_logging import json_console_logger
 from pipeline_assets.publish import post_assets, publisher_key
 from pipeline_assets.render import short_video
 from pipeline_assets.rewrite import script
@@ -103,6 +104,8 @@ def build_definitions(settings: PipelineSettings | None = None) -> Definitions:
         jobs=[short_pipeline_job, approve_short_job],
         sensors=[viral_video_sensor, folder_watch_sensor, run_failure_sensor],
         resources=build_resources(settings),
+        # `json` gives one JSON object per line with run id, partition and asset (select it in production).
+        loggers={"console": colored_console_logger, "json": json_console_logger},
     )
 
 
