@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 SOURCE ?=
 LAYOUT ?=
 
-.PHONY: setup demo dev test lint typecheck bench clean
+.PHONY: setup demo dev test lint typecheck bench clean system-test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,7 @@ bench: setup
 
 clean:
 	rm -rf var .dagster_home .pytest_cache .mypy_cache .ruff_cache
+
+# Optional Debian packages that let the suite run its browser, proxy and espeak tests (skipped without them).
+system-test-deps:
+	apt-get update -qq && apt-get install -y -qq chromium caddy espeak-ng
