@@ -6,11 +6,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from resources.errors import ConfigurationError, InputRejected, RetryableError
 from resources.publish.captions import CAPTION_LIMITS
 from resources.publish.publisher import PostRequest, Publisher
-from resources.records import Post
+from resources.records import Post, PostStatus
 
 
 def require_account(publisher: Publisher, setting: str, where: str) -> str:
@@ -42,30 +45,36 @@ def wait_for(check: Callable[[], bool], *, where: str, doing: str, interval_s: f
         time.sleep(interval_s)
 
 
-def dry_run_post(request: PostRequest) -> Post:
+def make_post(
+    request: PostRequest, status: PostStatus, remote_id: str, url: str = "", posted_at: datetime | None = None
+) -> Post:
+    """The Post record every platform returns for `request`."""
     return Post(
         platform=request.platform,
         partition_key=request.partition_key,
-        status="dry_run",
-        remote_id="dry-run",
-        provider=request.platform,
-        title=request.caption.title,
-        caption=request.caption.text,
-        posted_at=datetime.now(UTC),
-        media_uri=request.media_uri,
-    )
-
-
-def published_post(request: PostRequest, remote_id: str, url: str, posted_at: str) -> Post:
-    return Post(
-        platform=request.platform,
-        partition_key=request.partition_key,
-        status="published",
+        status=status,
         remote_id=remote_id,
         url=url,
         provider=request.platform,
         title=request.caption.title,
         caption=request.caption.text,
-        posted_at=datetime.fromisoformat(posted_at),
+        posted_at=posted_at or datetime.now(UTC),
         media_uri=request.media_uri,
     )
+
+
+def dry_run_post(request: PostRequest) -> Post:
+    return make_post(request, "dry_run", "dry-run")
+
+
+def published_post(request: PostRequest, remote_id: str, url: str, posted_at: str) -> Post:
+    return make_post(request, "published", remote_id, url, datetime.fromisoformat(posted_at))
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object, or {} when the body is not one (an HTML error page, empty body)."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}

@@ -15,7 +15,6 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -25,6 +24,7 @@ from resources.http.retry import RetrySettings, http_failure, with_retries
 from resources.http.secrets import redact
 from resources.media.probe import probe
 from resources.publish.captions import CAPTION_LIMITS
+from resources.publish.platforms.common import json_object, make_post
 from resources.records import Post, PostStatus
 
 if TYPE_CHECKING:
@@ -328,7 +328,7 @@ class TikTokEngine:
             response = self._client.post(self.base_url + path, content=content, headers=headers)
         except httpx.TransportError as exc:
             raise RetryableError(f"TikTok {what}: {type(exc).__name__}") from None
-        payload = _json(response)
+        payload = json_object(response)
         error = payload.get("error")
         if not isinstance(error, dict):
             error = {}
@@ -347,30 +347,11 @@ class TikTokEngine:
         raise http_failure(f"TikTok {what}", status, detail, response.headers)
 
     def _post(self, request: PostRequest, status: PostStatus, remote_id: str, url: str) -> Post:
-        return Post(
-            platform=request.platform,
-            partition_key=request.partition_key,
-            status=status,
-            remote_id=remote_id,
-            url=url,
-            provider=self.name,
-            title=request.caption.title,
-            caption=request.caption.text,
-            posted_at=datetime.now(UTC),
-            media_uri=request.media_uri,
-        )
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
+        return make_post(request, status, remote_id, url)
 
 
 def _error_detail(response: httpx.Response) -> str:
-    error = _json(response).get("error")
+    error = json_object(response).get("error")
     if isinstance(error, dict):
         return f"{error.get('code', '')}: {error.get('message', '')}"
     return response.text[:200]

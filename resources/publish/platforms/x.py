@@ -11,7 +11,6 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -20,6 +19,7 @@ from resources.errors import ConfigurationError, InputRejected, ProviderError, R
 from resources.http.retry import RetrySettings, http_failure, with_retries
 from resources.http.secrets import redact
 from resources.publish.captions import CAPTION_LIMITS
+from resources.publish.platforms.common import json_object, make_post
 from resources.records import Post, PostStatus
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ class XEngine:
             response = self._client.request(method, self.base_url + path, headers=headers, **kwargs)
         except httpx.TransportError as exc:
             raise RetryableError(f"X {what}: {type(exc).__name__}") from None
-        payload = _json(response)
+        payload = json_object(response)
         if response.status_code < 400:
             data = payload.get("data")
             return dict(data) if isinstance(data, dict) else {}
@@ -224,26 +224,7 @@ class XEngine:
 
     def _post(self, request: PostRequest, status: PostStatus, remote_id: str) -> Post:
         url = f"https://x.com/i/web/status/{remote_id}" if status == "published" else ""
-        return Post(
-            platform=request.platform,
-            partition_key=request.partition_key,
-            status=status,
-            remote_id=remote_id,
-            url=url,
-            provider=self.name,
-            title=request.caption.title,
-            caption=request.caption.text,
-            posted_at=datetime.now(UTC),
-            media_uri=request.media_uri,
-        )
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
+        return make_post(request, status, remote_id, url)
 
 
 def _error_message(payload: Mapping[str, Any], response: httpx.Response) -> str:
