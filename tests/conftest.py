@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from pipeline_assets.sample_source import make_sample_source
@@ -26,3 +29,22 @@ def sample_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(tmp_path: Path) -> PipelineSettings:
     """Settings whose data folder (media, outbox, ledger) is private to the test."""
     return PipelineSettings(data_dir=str(tmp_path / "data"))
+
+
+POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped afterwards (even with connections still open)."""
+    name = f"shorts_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(**POSTGRES)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

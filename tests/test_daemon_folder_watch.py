@@ -13,11 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
@@ -26,7 +23,7 @@ from pipeline_assets.sample_source import make_sample_source
 from pipeline_assets.settings import PROJECT_ROOT
 from resources.media.probe import probe
 from resources.partition_keys import key_for_file
-from tests.test_postgres_instance import PG, postgres_overrides
+from tests.test_postgres_instance import postgres_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -36,22 +33,6 @@ NARRATION = [
     "Freeze chopped herbs in olive oil inside an ice cube tray.",
     "Then drop one cube into the hot pan whenever you cook.",
 ]
-
-
-@pytest.fixture
-def postgres_db() -> Iterator[str]:
-    """A fresh database on the local server, dropped afterwards (even with the daemon's connections open)."""
-    name = f"shorts_daemon_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(**PG)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def write_dagster_home(home: Path, db_name: str) -> None:

@@ -21,10 +21,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 import yaml
 from dagster import (
@@ -49,7 +47,7 @@ from resources.media.store import MediaStore
 from resources.partition_keys import key_for_file
 from resources.records import SourceRequest
 from tests.test_daemon_folder_watch import isolated_env, stop_process_group, tail
-from tests.test_postgres_instance import PG, postgres_overrides
+from tests.test_postgres_instance import postgres_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(180)]
 
@@ -70,22 +68,6 @@ NARRATION = [
 def full_job() -> JobDefinition:
     """The job as the code location defines it, rebuilt from SHORTS_* in each step process (reconstructable)."""
     return build_definitions().resolve_job_def(JOB)
-
-
-@pytest.fixture
-def postgres_db() -> Iterator[str]:
-    """A fresh database on the local server, dropped afterwards (even with the daemon's connections open)."""
-    name = f"shorts_kill_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(**PG)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def write_dagster_home(home: Path, db_name: str) -> None:

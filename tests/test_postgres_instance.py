@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
@@ -23,22 +21,6 @@ from resources.transcribe import Transcriber
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def postgres_db() -> Iterator[str]:
-    """A fresh database on the local server, dropped afterwards."""
-    name = f"shorts_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(**PG)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def postgres_overrides(db_name: str) -> dict[str, object]:
