@@ -17,7 +17,7 @@ $(UV): $(BIN)/python
 
 # Installs exactly the locked dependency set (uv.lock); no system packages needed.
 setup: $(UV)
-	$(UV) sync --frozen --quiet --python $(BIN)/python
+	$(UV) sync --frozen --quiet --compile-bytecode --python $(BIN)/python
 	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 
 # Last line of output: the absolute path of the finished short.

@@ -21,15 +21,18 @@ def main(argv: list[str] | None = None) -> int:
     metrics = commands.add_parser("metrics", help="serve Prometheus metrics from the Dagster instance")
     metrics.add_argument("--host", default="127.0.0.1")
     metrics.add_argument("--port", type=int, default=9108)
+    from pipeline_assets.backfill import add_backfill_parser, run_backfill
     from pipeline_assets.health import add_health_parser, run_health
     from pipeline_assets.intake import add_submit_parser, run_submit
 
     add_health_parser(commands)
-
     add_submit_parser(commands)
+    add_backfill_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "submit":
         return run_submit(args)
+    if args.command == "backfill":
+        return run_backfill(args)
     if args.command == "health":
         return run_health(args)
     if args.command == "metrics":

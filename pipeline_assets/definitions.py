@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import Definitions, colored_console_logger
+from dagster import (
+    Definitions,
+    ExecutorDefinition,
+    colored_console_logger,
+    in_process_executor,
+    multiprocess_executor,
+)
 
 from pipeline_assets.approval import approve_short_job, short_approval
 from pipeline_assets.avatar import avatar_video
@@ -29,6 +35,12 @@ from resources.voice import Speaker
 from sensors.folder_watch_sensor import folder_watch_sensor
 from sensors.run_failure_sensor import run_failure_sensor
 from sensors.viral_video_sensor import viral_video_sensor
+
+# Step processes fork from a server that imported the code location once, instead of each importing dagster and
+# every engine again (~2.4 s of CPU per step with bytecode, 7 s without).
+forkserver_executor: ExecutorDefinition = multiprocess_executor.configured(
+    {"start_method": {"forkserver": {}}}, name="multiprocess_forkserver"
+)
 
 
 def build_resources(settings: PipelineSettings) -> dict[str, Any]:
@@ -104,6 +116,7 @@ def build_definitions(settings: PipelineSettings | None = None) -> Definitions:
         jobs=[short_pipeline_job, approve_short_job],
         sensors=[viral_video_sensor, folder_watch_sensor, run_failure_sensor],
         resources=build_resources(settings),
+        executor=in_process_executor if settings.step_execution == "in_process" else forkserver_executor,
         # `json` gives one JSON object per line with run id, partition and asset (select it in production).
         loggers={"console": colored_console_logger, "json": json_console_logger},
     )

@@ -88,7 +88,7 @@ def submit_source(source: str, *, url: str = DEFAULT_UI_URL, reason: str = "manu
     from pipeline_assets.definitions import build_resources
 
     with httpx.Client(base_url=base, timeout=TIMEOUT_S) as client:
-        _check_reachable(client, base)
+        check_reachable(client, base)
         register_source(
             build_resources(PipelineSettings.from_env())["media_store"],
             SourceRequest(partition_key=key, source=source, reason=reason),
@@ -107,7 +107,7 @@ def submit(source: str, *, url: str = DEFAULT_UI_URL, reason: str = "manual") ->
     return submit_source(source, url=url, reason=reason).run_id
 
 
-def _check_reachable(client: httpx.Client, base: str) -> None:
+def check_reachable(client: httpx.Client, base: str) -> None:
     try:
         client.get("/server_info").raise_for_status()
     except httpx.HTTPError as exc:
@@ -116,7 +116,7 @@ def _check_reachable(client: httpx.Client, base: str) -> None:
         ) from exc
 
 
-def _graphql(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+def graphql_call(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     try:
         response = client.post("/graphql", json={"query": query, "variables": variables})
         response.raise_for_status()
@@ -134,7 +134,7 @@ def _add_partition(client: httpx.Client, key: str) -> None:
         "partitionsDefName": PARTITIONS_DEF_NAME,
         "partitionKey": key,
     }
-    result = _graphql(client, ADD_PARTITION, variables)["addDynamicPartition"]
+    result = graphql_call(client, ADD_PARTITION, variables)["addDynamicPartition"]
     # A duplicate is the idempotent case: the partition exists already (sensor, demo, an earlier submit).
     if result["__typename"] not in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
         raise PipelineError(
@@ -145,7 +145,7 @@ def _add_partition(client: httpx.Client, key: str) -> None:
 
 def _latest_run(client: httpx.Client, key: str) -> tuple[str, str] | None:
     variables = {"filter": {"pipelineName": short_pipeline_job.name, "tags": [{"key": PARTITION_TAG, "value": key}]}}
-    result = _graphql(client, RUNS_FOR_PARTITION, variables)["runsOrError"]
+    result = graphql_call(client, RUNS_FOR_PARTITION, variables)["runsOrError"]
     if result["__typename"] != "Runs":
         raise PipelineError(f"listing the runs of partition {key} failed: {result.get('message')}")
     runs = result["results"]

@@ -150,18 +150,24 @@ def test_records_are_readable_json_on_disk(
     assert record["hook"] and record["body"] and record["provider"] == "local"
 
 
-def test_failed_platform_is_red_alone_and_upstream_stays_green(tmp_path: Path, sample_video: Path) -> None:
+def test_failed_platform_is_red_alone_and_upstream_stays_green(
+    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult], tmp_path: Path, sample_video: Path
+) -> None:
     from resources.publish import Publisher
 
-    settings = PipelineSettings(data_dir=str(tmp_path / "data"))
+    settings = finished[0]  # the same media: upstream stages are reused from the first run, not recomputed
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the outbox folder should be")
     instance = DagsterInstance.ephemeral()
     broken = Publisher(platform="youtube", outbox_dir=str(blocked), ledger_path=str(tmp_path / "ledger.sqlite3"))
     result = run_chain(settings, instance, sample_video, youtube_publisher=broken)
     assert not result.success
-    failed_steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
-    assert failed_steps == {"youtube_post"}
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert {e.step_key for e in failures} == {"youtube_post"}
+    assert len(failures) == 1, "a configuration error is not retried"
+    failure = failures[0].step_failure_data
+    assert failure.user_failure_data is not None
+    assert failure.user_failure_data.description.startswith("youtube_post[file-e2e]: the outbox folder")
     for name in ["short_video", "tiktok_post", "x_post"]:
         event = instance.get_latest_materialization_event(AssetKey(name))
         assert event is not None and event.asset_materialization is not None

@@ -66,7 +66,14 @@ class OutboxEngine:
         )
         if self.dry_run:
             return post
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+            # Retrying cannot help: a file sits where a folder should be, or the folder is not writable.
+            raise ConfigurationError(
+                f"the outbox folder {folder} cannot be created ({exc.strerror}); point SHORTS_DATA_DIR (or the "
+                "publisher's outbox_dir) at a writable folder"
+            ) from exc
         shutil.copyfile(request.video_path, folder / "short.mp4")
         manifest = {
             "platform": request.platform,

@@ -1,0 +1,112 @@
+"""`python -m pipeline_assets backfill`: launch a backfill on a running webserver, as the UI's "Materialize" does.
+
+It posts the UI's own GraphQL mutation (`launchPartitionBackfill` with an asset selection), so the backfill
+daemon turns it into one queued run per partition, the run queue and the per-API pools pace them, and the
+backfill shows on the UI's Backfills page like one launched by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+import httpx
+
+from pipeline_assets.intake import DEFAULT_UI_URL, TIMEOUT_S, check_reachable, graphql_call
+from resources.errors import InputRejected, PipelineError
+from resources.partition_keys import validate_partition_key
+
+# The assets of `short_pipeline_job`, upstream first (names match the asset functions).
+STAGE_ASSETS = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
+POST_ASSETS = [f"{platform}_post" for platform in ("youtube", "tiktok", "instagram", "facebook", "x", "linkedin")]
+PIPELINE_ASSETS = STAGE_ASSETS + POST_ASSETS
+
+LAUNCH_BACKFILL = """
+mutation LaunchBackfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PartitionKeysNotFoundError { partitionKeys }
+    ... on PythonError { message }
+    ... on Error { message }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """A launched backfill: its id and its page in the UI."""
+
+    backfill_id: str
+    url: str
+
+
+def launch_backfill(
+    partition_keys: list[str] | None,
+    *,
+    assets: list[str] | None = None,
+    url: str = DEFAULT_UI_URL,
+    title: str = "",
+) -> Backfill:
+    """Backfill `assets` (default: the whole chain) for `partition_keys` (None: every partition)."""
+    assets = list(assets or PIPELINE_ASSETS)
+    unknown = sorted(set(assets) - set(PIPELINE_ASSETS))
+    if unknown:
+        raise InputRejected(f"unknown assets {unknown}; choose from {', '.join(PIPELINE_ASSETS)}")
+    params: dict[str, object] = {
+        "assetSelection": [{"path": [name]} for name in assets],
+        "title": title or f"{len(assets)} assets x {len(partition_keys) if partition_keys else 'all'} partitions",
+    }
+    if partition_keys is None:
+        params["allPartitions"] = True
+    else:
+        if not partition_keys:
+            raise InputRejected("no partition keys given; name some, or use --all for every partition")
+        params["partitionNames"] = [validate_partition_key(key) for key in partition_keys]
+    base = url.rstrip("/")
+    with httpx.Client(base_url=base, timeout=TIMEOUT_S) as client:
+        check_reachable(client, base)
+        result = graphql_call(client, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    if result["__typename"] == "LaunchBackfillSuccess":
+        backfill_id = str(result["backfillId"])
+        return Backfill(backfill_id, f"{base}/runs/b/{backfill_id}")
+    if result["__typename"] == "PartitionKeysNotFoundError":
+        raise InputRejected(
+            f"partitions {result['partitionKeys']} do not exist; add them first (`python -m pipeline_assets submit`, "
+            "the sensors, or the UI's partitions page)"
+        )
+    raise PipelineError(f"launching the backfill failed: {result.get('message', result['__typename'])}")
+
+
+def add_backfill_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `backfill` subcommand to the CLI's subparsers."""
+    parser = subparsers.add_parser("backfill", help="launch a backfill of partitions on a running webserver")
+    parser.add_argument("partitions", nargs="*", help="partition keys, e.g. tiktok-7301234567890123456")
+    parser.add_argument("--all", action="store_true", help="every partition of source_videos")
+    parser.add_argument(
+        "--assets", default="", help=f"comma-separated subset of the chain (default: all of {','.join(STAGE_ASSETS)}…)"
+    )
+    parser.add_argument("--title", default="", help="shown on the UI's Backfills page")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("SHORTS_UI_BASE_URL", DEFAULT_UI_URL),
+        help="the Dagster webserver (default: $SHORTS_UI_BASE_URL or %(default)s)",
+    )
+
+
+def run_backfill(args: argparse.Namespace) -> int:
+    """Run the `backfill` subcommand; 0 with the backfill's URL, 1 with a message."""
+    if args.all == bool(args.partitions):
+        print("error: give partition keys or --all (not both)", file=sys.stderr)
+        return 1
+    assets = [name.strip() for name in args.assets.split(",") if name.strip()] or None
+    try:
+        done = launch_backfill(None if args.all else args.partitions, assets=assets, url=args.url, title=args.title)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"backfill {done.backfill_id} launched: {done.url}")
+    return 0
