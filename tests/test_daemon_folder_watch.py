@@ -29,10 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 BIN = Path(sys.executable).parent
 DEADLINE_S = 240.0
-NARRATION = [
-    "Freeze chopped herbs in olive oil inside an ice cube tray.",
-    "Then drop one cube into the hot pan whenever you cook.",
-]
+NARRATION = ["Freeze chopped herbs in olive oil inside an ice cube tray."]
 
 
 def write_dagster_home(home: Path, db_name: str) -> None:

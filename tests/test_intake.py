@@ -77,3 +77,40 @@ def test_unreachable_webserver_says_to_start_it(sample_video: Path) -> None:
 def test_bad_source_is_refused_before_any_call() -> None:
     with pytest.raises(PipelineError, match="unsupported URL scheme"):
         submit_source("ftp://example.com/v.mp4", url="http://127.0.0.1:9")
+
+
+def test_backfill_of_an_unknown_partition_says_to_add_it_first(webserver: str) -> None:
+    from pipeline_assets.backfill import launch_backfill
+    from resources.errors import InputRejected
+
+    with pytest.raises(InputRejected, match=r"partitions \['file-never-added'\] do not exist; add them first"):
+        launch_backfill(["file-never-added"], url=webserver)
+
+
+def test_backfill_of_submitted_partitions_is_launched(webserver: str, sample_video: Path) -> None:
+    from pipeline_assets.backfill import launch_backfill
+
+    key = submit_source(str(sample_video), url=webserver).partition_key
+    backfill = launch_backfill([key], assets=["source_video", "transcript"], url=webserver, title="intake test")
+    assert backfill.backfill_id and backfill.url == f"{webserver}/runs/b/{backfill.backfill_id}"
+    query = "query($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { title } } }"
+    answer = httpx.post(f"{webserver}/graphql", json={"query": query, "variables": {"id": backfill.backfill_id}})
+    assert answer.json()["data"]["partitionBackfillOrError"]["title"] == "intake test"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["backfill"], "give partition keys or --all"),
+        (["backfill", "--all", "file-a"], "give partition keys or --all"),
+        (["backfill", "--assets", "thumbnail", "file-a"], "unknown assets ['thumbnail']"),
+        (["backfill", "File/../x"], "unsafe partition key"),
+    ],
+)
+def test_backfill_cli_refuses_bad_arguments_before_calling_the_server(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline_assets.__main__ import main
+
+    assert main([*argv, "--url", f"http://127.0.0.1:{free_port()}"]) == 1
+    assert message in capsys.readouterr().err

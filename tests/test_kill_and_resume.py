@@ -57,12 +57,9 @@ KILLED_STAGE = "short_video"
 FINISHED_STAGES = ["source_video", "transcript", "script", "voiceover", "avatar_video"]
 RENDER_START_DEADLINE_S = 120.0  # daemon start, queue, launch, five stages in their own processes
 FAILURE_DEADLINE_S = 90.0
-# Long enough that the render (seconds) is still running when the test reacts to its STEP_START (≈0.2 s).
-NARRATION = [
-    "Here is a quick kitchen trick that saves you time every single morning.",
-    "Freeze chopped herbs in olive oil inside an ice cube tray.",
-    "Then drop one cube straight into the hot pan whenever you cook.",
-]
+# One sentence still makes a ~14 s short (hook and call to action are added): its render takes seconds, so it is
+# still running when the test reacts to its STEP_START (≈0.2 s).
+NARRATION = ["Freeze chopped herbs in olive oil inside an ice cube tray."]
 
 
 def full_job() -> JobDefinition:
