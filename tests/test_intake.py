@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,15 +15,10 @@ import pytest
 from pipeline_assets.intake import submit_source
 from resources.errors import PipelineError
 from resources.partition_keys import key_for_file
+from tests.local_servers import free_port, wait_for_webserver
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +40,7 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        assert wait_for_webserver(url), "dagster-webserver did not start"
         os.environ["SHORTS_DATA_DIR"] = str(data)  # the CLI registers the source where the server reads it
         yield url
     finally:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
@@ -39,6 +37,7 @@ from pipeline_assets.sample_source import make_sample_source
 from pipeline_assets.settings import PROJECT_ROOT, PipelineSettings
 from pipeline_assets.source_registry import register_source
 from resources.records import SourceRequest
+from tests.local_servers import free_port, wait_for_webserver
 from tests.test_daemon_folder_watch import stop_process_group, tail
 from tests.test_postgres_instance import postgres_overrides
 
@@ -67,24 +66,6 @@ def write_dagster_home(home: Path, db_name: str) -> None:
         "telemetry": {"enabled": False},
     }
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_serving(url: str, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"webserver at {url} did not start; its log:\n{tail(log)}")
 
 
 def max_concurrency(intervals: list[tuple[float, float]]) -> int:
@@ -149,7 +130,8 @@ def webserver(postgres_db: str, tmp_path: Path) -> Iterator[tuple[str, Path, dic
     command = [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
     process = start(command, env, log)
     try:
-        wait_until_serving(url, log)
+        if not wait_for_webserver(url):
+            pytest.fail(f"webserver at {url} did not start; its log:\n{tail(log)}")
         yield url, home, env
     finally:
         stop_process_group(process)

@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from pipeline_assets.settings import ENV_PREFIX, PipelineSettings
+from tests.local_servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -449,12 +450,6 @@ def test_caddyfile_protects_every_route_and_proxies_to_the_webserver(services: d
     assert mounts(services["proxy"])["/etc/caddy/Caddyfile"] == "./Caddyfile"
     health = re.findall(r"http://127\.0\.0\.1:\{\$HEALTH_PORT:(\d+)\}", text)
     assert health and f"http://127.0.0.1:{health[0]}/" in services["proxy"]["healthcheck"]["test"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class StandInWebserver(BaseHTTPRequestHandler):

@@ -6,15 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg2
 import pytest
 from dagster import instance_for_test
@@ -24,6 +21,7 @@ from pipeline_assets.partitions import source_videos
 from pipeline_assets.settings import PipelineSettings
 from pipeline_assets.source_registry import register_source
 from resources.records import SourceRequest
+from tests.local_servers import free_port, wait_for_webserver
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "var" / "test-artifacts"
@@ -76,9 +74,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Iterator
             assert result.success
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTS_")}
         env.update(DAGSTER_HOME=str(home), SHORTS_DATA_DIR=str(data))
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         bin_dir = Path(sys.executable).parent
         for command in (
             [str(bin_dir / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
@@ -87,12 +83,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Iterator
             procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL, start_new_session=True))  # fmt: skip
         url = f"http://127.0.0.1:{port}"
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        assert wait_for_webserver(url), "dagster-webserver did not start"
         yield url
     finally:
         for proc in procs:
