@@ -31,21 +31,10 @@ def settings(tmp_path: Path) -> PipelineSettings:
     return PipelineSettings(data_dir=str(tmp_path / "data"))
 
 
-# The longest modules, longest first (measured, seconds alone on 2 cores): started first, they leave the short
-# tests to fill the other worker at the end instead of one long test running alone.
-LONGEST_FIRST = ["test_load_backfill", "test_kill_and_resume", "test_daemon_folder_watch", "test_ui_browser"]
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest modules first, then the other slow ones, then the rest (each module's own order kept)."""
-
-    def rank(item: pytest.Item) -> int:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if module in LONGEST_FIRST:
-            return LONGEST_FIRST.index(module)
-        return len(LONGEST_FIRST) + (item.get_closest_marker("slow") is None)
-
-    items.sort(key=rank)
+    """Slow modules first (their order kept): with `make test`'s two workers the long daemon, kill and load tests
+    start at once instead of leaving one worker alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
