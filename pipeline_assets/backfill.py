@@ -17,10 +17,11 @@ import httpx
 from pipeline_assets.intake import DEFAULT_UI_URL, TIMEOUT_S, check_reachable, graphql_call
 from resources.errors import InputRejected, PipelineError
 from resources.partition_keys import validate_partition_key
+from resources.publish import PLATFORMS
 
 # The assets of `short_pipeline_job`, upstream first (names match the asset functions).
 STAGE_ASSETS = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
-POST_ASSETS = [f"{platform}_post" for platform in ("youtube", "tiktok", "instagram", "facebook", "x", "linkedin")]
+POST_ASSETS = [f"{platform}_post" for platform in PLATFORMS]
 PIPELINE_ASSETS = STAGE_ASSETS + POST_ASSETS
 
 LAUNCH_BACKFILL = """

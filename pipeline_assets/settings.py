@@ -10,7 +10,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+
+from resources.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "SHORTS_"
@@ -71,7 +73,16 @@ class PipelineSettings(BaseModel):
             for name in cls.model_fields
             if f"{ENV_PREFIX}{name.upper()}" in environ
         }
-        return cls.model_validate(values)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{str(error['loc'][0]).upper()}={error.get('input')!r}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise ConfigurationError(
+                f"invalid setting: {problems}; fix the environment variable and restart (or reload the code location)"
+            ) from None
 
     def publish_provider(self, platform: str) -> Literal["outbox", "api"]:
         """`api` when SHORTS_PUBLISH_PROVIDERS names the platform with `=api`, else the local outbox."""

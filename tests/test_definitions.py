@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey
 
 from pipeline_assets.definitions import build_definitions
@@ -52,6 +53,20 @@ def test_settings_come_from_shorts_environment_variables() -> None:
         {"SHORTS_MEDIA_BACKEND": "s3", "SHORTS_S3_BUCKET": "b", "SHORTS_LAYOUT": "split_screen", "OTHER": "x"}
     )
     assert (settings.media_backend, settings.s3_bucket, settings.layout) == ("s3", "b", "split_screen")
+
+
+def test_a_bad_setting_names_the_variable_its_value_and_the_choices() -> None:
+    from resources.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"SHORTS_STEP_EXECUTION='threads': Input should be 'multiprocess' or"):
+        PipelineSettings.from_env({"SHORTS_STEP_EXECUTION": "threads"})
+
+
+def test_step_execution_setting_chooses_the_executor() -> None:
+    in_process = build_definitions(PipelineSettings(step_execution="in_process")).resolve_job_def("short_pipeline_job")
+    forked = build_definitions(PipelineSettings()).resolve_job_def("short_pipeline_job")
+    assert in_process.executor_def.name == "in_process"
+    assert forked.executor_def.name == "multiprocess_forkserver"
 
 
 def test_s3_backend_setting_reaches_the_media_store() -> None:
