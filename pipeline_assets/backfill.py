@@ -17,12 +17,18 @@ import httpx
 from pipeline_assets.intake import DEFAULT_UI_URL, TIMEOUT_S, check_reachable, graphql_call
 from resources.errors import InputRejected, PipelineError
 from resources.partition_keys import validate_partition_key
-from resources.publish import PLATFORMS
 
-# The assets of `short_pipeline_job`, upstream first (names match the asset functions).
+# The stages of `short_pipeline_job`, upstream first (names match the asset functions).
 STAGE_ASSETS = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
-POST_ASSETS = [f"{platform}_post" for platform in PLATFORMS]
-PIPELINE_ASSETS = STAGE_ASSETS + POST_ASSETS
+
+
+def pipeline_assets() -> list[str]:
+    """Every asset of `short_pipeline_job`: the stages, then one post per platform."""
+    # Imported here: the publishing package loads SQLAlchemy, and this module loads for every CLI command.
+    from resources.publish import PLATFORMS
+
+    return STAGE_ASSETS + [f"{platform}_post" for platform in PLATFORMS]
+
 
 LAUNCH_BACKFILL = """
 mutation LaunchBackfill($params: LaunchBackfillParams!) {
@@ -53,10 +59,11 @@ def launch_backfill(
     title: str = "",
 ) -> Backfill:
     """Backfill `assets` (default: the whole chain) for `partition_keys` (None: every partition)."""
-    assets = list(assets or PIPELINE_ASSETS)
-    unknown = sorted(set(assets) - set(PIPELINE_ASSETS))
+    known = pipeline_assets()
+    assets = list(assets or known)
+    unknown = sorted(set(assets) - set(known))
     if unknown:
-        raise InputRejected(f"unknown assets {unknown}; choose from {', '.join(PIPELINE_ASSETS)}")
+        raise InputRejected(f"unknown assets {unknown}; choose from {', '.join(known)}")
     params: dict[str, object] = {
         "assetSelection": [{"path": [name]} for name in assets],
         "title": title or f"{len(assets)} assets x {len(partition_keys) if partition_keys else 'all'} partitions",

@@ -29,7 +29,7 @@ import yaml
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus
 
-from pipeline_assets.backfill import PIPELINE_ASSETS, launch_backfill
+from pipeline_assets.backfill import launch_backfill, pipeline_assets
 from pipeline_assets.definitions import build_definitions
 from pipeline_assets.partitions import source_videos
 from pipeline_assets.pools import POOL_LIMITS, apply_pool_limits
@@ -47,7 +47,7 @@ BIN = Path(sys.executable).parent
 PARTITIONS = int(os.environ.get("LOAD_PARTITIONS", "50"))
 POOL_LIMIT = 2
 _ASSETS = os.environ.get("LOAD_ASSETS", "source_video")
-SELECTION = PIPELINE_ASSETS if _ASSETS == "all" else [name.strip() for name in _ASSETS.split(",")]
+SELECTION = pipeline_assets() if _ASSETS == "all" else [name.strip() for name in _ASSETS.split(",")]
 DEADLINE_S = 300.0 + 30.0 * PARTITIONS * len(SELECTION) / 2
 QUEUE_BLOCKED = re.compile(r"Run (\S+) is blocked by global concurrency limits")
 
