@@ -21,9 +21,9 @@ from pipeline_assets.partitions import source_videos
 from pipeline_assets.settings import PipelineSettings
 from pipeline_assets.source_registry import register_source
 from resources.records import SourceRequest
-from tests.local_servers import free_port, wait_for_webserver
+from tests.system.local_servers import free_port, wait_for_webserver
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 KEY = "file-uitest"

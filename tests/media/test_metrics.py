@@ -61,7 +61,7 @@ def test_grafana_dashboard_only_plots_metrics_we_export() -> None:
     import json
     import re
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     dashboard = json.loads((root / "deploy" / "grafana" / "shorts-dashboard.json").read_text())
     exported = set(re.findall(r"^# TYPE (\w+) ", collect(DagsterInstance.ephemeral()), re.MULTILINE))
     used = {name for panel in dashboard["panels"] for target in panel["targets"]

@@ -17,7 +17,7 @@ from resources.publish.ledger import UploadCheckpoint
 from resources.publish.oauth import TokenStore
 from resources.publish.platforms.youtube import YouTubeEngine
 from resources.publish.publisher import PostRequest
-from tests.fakes.youtube_server import FakeYouTube
+from tests.providers.fakes.youtube_server import FakeYouTube
 
 TOKEN = "ya29.test-access-token-never-shown"
 CHUNK = 256 * 1024

@@ -15,9 +15,9 @@ import pytest
 from pipeline_assets.intake import submit_source
 from resources.errors import PipelineError
 from resources.partition_keys import key_for_file
-from tests.local_servers import free_port, wait_for_webserver
+from tests.system.local_servers import free_port, wait_for_webserver
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 

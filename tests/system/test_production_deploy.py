@@ -31,9 +31,9 @@ import pytest
 import yaml
 
 from pipeline_assets.settings import ENV_PREFIX, PipelineSettings
-from tests.local_servers import free_port
+from tests.system.local_servers import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 APP_SERVICES = {"init", "user_code", "webserver", "daemon"}
 ONE_SHOTS = {"createbuckets", "init"}

@@ -21,7 +21,7 @@ from resources.publish.platforms import x
 from resources.publish.platforms.x import retry_headers, segment_size
 from resources.publish.publisher import PostRequest
 from resources.records import Post
-from tests.fakes.x_server import FakeX
+from tests.providers.fakes.x_server import FakeX
 
 TOKEN = "x-fixed-token-do-not-leak"
 KIB = 1024

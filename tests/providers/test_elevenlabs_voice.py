@@ -16,7 +16,7 @@ from resources.http.retry import RetrySettings
 from resources.media.probe import probe
 from resources.voice import Speaker
 from resources.voice.timing import distribute_words, words_from_alignment
-from tests.fakes.elevenlabs_server import QUOTA_EXCEEDED, FakeElevenLabs, fake_alignment, fake_pcm
+from tests.providers.fakes.elevenlabs_server import QUOTA_EXCEEDED, FakeElevenLabs, fake_alignment, fake_pcm
 
 KEY = "xi-test-key-do-not-leak"
 LINES = ["Stop scrolling, right now.", "This tiny  habit changes mornings!", "Follow for more."]

@@ -24,9 +24,9 @@ from resources.avatar import AvatarRenderer
 from resources.media.probe import probe
 from resources.media.store import MediaStore
 from resources.records import AvatarVideo, Script, ShortVideo, SourceRequest, Transcript, Voiceover
-from tests.fakes.avatar_servers import FakeDId
-from tests.fakes.elevenlabs_server import FakeElevenLabs
-from tests.fakes.openai_server import FakeOpenAI
+from tests.providers.fakes.avatar_servers import FakeDId
+from tests.providers.fakes.elevenlabs_server import FakeElevenLabs
+from tests.providers.fakes.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.slow
 KEY = "file-cloud"

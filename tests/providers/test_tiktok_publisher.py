@@ -25,7 +25,7 @@ from resources.publish.platforms import tiktok
 from resources.publish.platforms.tiktok import ChunkLimits, plan_chunks
 from resources.publish.publisher import PostRequest
 from resources.records import Post
-from tests.fakes.tiktok_server import FakeTikTok
+from tests.providers.fakes.tiktok_server import FakeTikTok
 
 TOKEN = "tt-fixed-token-do-not-leak"
 KIB = 1024

@@ -46,8 +46,8 @@ from resources.media.probe import probe
 from resources.media.store import MediaStore
 from resources.partition_keys import key_for_file
 from resources.records import SourceRequest
-from tests.test_daemon_folder_watch import isolated_env, stop_process_group, tail
-from tests.test_postgres_instance import postgres_overrides
+from tests.system.test_daemon_folder_watch import isolated_env, stop_process_group, tail
+from tests.system.test_postgres_instance import postgres_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(180)]
 

@@ -17,7 +17,7 @@ from resources.publish.ledger import PublishLedger
 from resources.publish.platforms import linkedin
 from resources.publish.publisher import PostRequest
 from resources.records import Post
-from tests.fakes.linkedin_server import FakeLinkedIn
+from tests.providers.fakes.linkedin_server import FakeLinkedIn
 
 TOKEN = "li-test-token"
 AUTHOR = "urn:li:person:abc123"

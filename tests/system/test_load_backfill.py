@@ -37,9 +37,9 @@ from pipeline_assets.sample_source import make_sample_source
 from pipeline_assets.settings import PROJECT_ROOT, PipelineSettings
 from pipeline_assets.source_registry import register_source
 from resources.records import SourceRequest
-from tests.local_servers import free_port, wait_for_webserver
-from tests.test_daemon_folder_watch import stop_process_group, tail
-from tests.test_postgres_instance import postgres_overrides
+from tests.system.local_servers import free_port, wait_for_webserver
+from tests.system.test_daemon_folder_watch import stop_process_group, tail
+from tests.system.test_postgres_instance import postgres_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1800)]
 

@@ -23,7 +23,7 @@ from pipeline_assets.sample_source import make_sample_source
 from pipeline_assets.settings import PROJECT_ROOT
 from resources.media.probe import probe
 from resources.partition_keys import key_for_file
-from tests.test_postgres_instance import postgres_overrides
+from tests.system.test_postgres_instance import postgres_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -14,7 +14,7 @@ import pytest
 from resources.avatar import AvatarRenderer
 from resources.errors import ConfigurationError, ProviderError
 from resources.media.probe import probe
-from tests.fakes.avatar_servers import FakeAvatarApi, FakeDId, FakeHeyGen, FakeSynthesia
+from tests.providers.fakes.avatar_servers import FakeAvatarApi, FakeDId, FakeHeyGen, FakeSynthesia
 
 VOICE_SECONDS = 2.0
 KEYS = {"d-id": "ZGlkQGV4YW1wbGUuY29t:did-SECRET-4f1c", "synthesia": "syn-SECRET-77aa", "heygen": "hey-SECRET-19bd"}

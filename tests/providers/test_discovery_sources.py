@@ -41,7 +41,7 @@ from resources.discovery.url_list_source import UrlListReader
 from resources.errors import ConfigurationError
 from resources.partition_keys import key_for_file
 
-TIKTOK_DATA = Path(__file__).parent / "data" / "tiktok"
+TIKTOK_DATA = Path(__file__).parents[1] / "data" / "tiktok"
 SCOUT_SEC_UID = "MS4wLjABAAAAv7iSuuXDJGDvJkmH_vz1qkDZYo1apxgzaxdBSeIuPiM"
 
 Answer = tuple[int, str, bytes]  # status, content type, body
@@ -556,7 +556,7 @@ def test_unknown_source_kind_is_named_with_its_file(tmp_path: Path) -> None:
 def test_the_shipped_example_config_is_valid() -> None:
     from resources.discovery.sources_config import load_discovery_config
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     config = load_discovery_config(root / "discovery.example.yaml")
     assert {type(source).__name__ for source in config.sources} == {
         "TikTokAccountSource",

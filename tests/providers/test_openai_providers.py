@@ -14,7 +14,7 @@ from resources.http.openai_api import call_openai, openai_client
 from resources.records import Transcript, Word
 from resources.rewrite import Rewriter
 from resources.transcribe import Transcriber
-from tests.fakes.openai_server import DEFAULT_SCRIPT, FakeOpenAI
+from tests.providers.fakes.openai_server import DEFAULT_SCRIPT, FakeOpenAI
 
 SOURCE_TEXT = (
     "Okay so here is the thing about pasta water. Most people do not salt it nearly enough. "

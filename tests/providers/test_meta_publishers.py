@@ -14,7 +14,7 @@ from resources.publish import Publisher
 from resources.publish.captions import Caption
 from resources.publish.platforms import meta
 from resources.publish.publisher import PostRequest
-from tests.fakes.meta_server import FakeMeta, graph_error
+from tests.providers.fakes.meta_server import FakeMeta, graph_error
 
 TOKEN = "meta-test-token"
 CHUNK = 256 * 1024

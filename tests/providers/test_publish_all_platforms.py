@@ -30,11 +30,11 @@ from resources.publish.platforms import linkedin, meta, tiktok, x
 from resources.publish.platforms.tiktok import ChunkLimits
 from resources.publish.platforms.youtube import YouTubeEngine
 from resources.records import MediaFacts, Script, ShortVideo, SourceVideo
-from tests.fakes.linkedin_server import FakeLinkedIn
-from tests.fakes.meta_server import FakeMeta
-from tests.fakes.tiktok_server import FakeTikTok
-from tests.fakes.x_server import FakeX
-from tests.fakes.youtube_server import FakeYouTube
+from tests.providers.fakes.linkedin_server import FakeLinkedIn
+from tests.providers.fakes.meta_server import FakeMeta
+from tests.providers.fakes.tiktok_server import FakeTikTok
+from tests.providers.fakes.x_server import FakeX
+from tests.providers.fakes.youtube_server import FakeYouTube
 
 KEY = "file-allplatforms"
 KIB = 1024

@@ -14,7 +14,7 @@ from dagster import AssetKey
 from pipeline_assets.definitions import build_definitions
 from pipeline_assets.settings import PipelineSettings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAIN = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
 
 
