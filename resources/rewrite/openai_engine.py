@@ -20,8 +20,8 @@ from resources.errors import ConfigurationError, ProviderError
 from resources.http.openai_api import call_openai, openai_client
 from resources.http.retry import with_retries
 from resources.records import Script, Transcript
-from resources.rewrite.local_engine import _credit, _tag
 from resources.rewrite.originality import similarity
+from resources.rewrite.script_parts import fit_title, normalise_hashtags, with_credit
 from resources.usage import Usage, priced
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 # Models overshoot word limits a little; past this factor the narration no longer fits the short.
 WORD_SLACK = 1.3
-MAX_TITLE_CHARS = 90
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -66,16 +65,6 @@ def load_prompts(prompt_dir: str) -> tuple[str, str]:
     if "{transcript}" not in texts[1]:
         raise ConfigurationError(f"rewrite: {folder / 'user.md'} has no {{transcript}} placeholder; add it")
     return texts[0], texts[1]
-
-
-def normalise_hashtags(tags: list[str]) -> list[str]:
-    """Tags in [a-z0-9] without '#', accents folded, empties and duplicates dropped, order kept."""
-    out: list[str] = []
-    for tag in tags:
-        cleaned = _tag(tag.lstrip("#"))
-        if cleaned and cleaned not in out:
-            out.append(cleaned)
-    return out
 
 
 def _usage(usage: CompletionUsage | None) -> list[Usage]:
@@ -203,13 +192,12 @@ class OpenAIRewriteEngine:
         return problems
 
     def _script(self, draft: ScriptDraft, usage: list[Usage], source_title: str, source_uploader: str) -> Script:
-        credit = _credit(source_title, source_uploader)
         return Script(
-            title=(draft.title.strip() or draft.hook.strip())[:MAX_TITLE_CHARS].strip(),
+            title=fit_title(draft.title.strip() or draft.hook.strip()),
             hook=draft.hook.strip(),
             body=[line.strip() for line in draft.body if line.strip()],
             call_to_action=draft.call_to_action.strip(),
-            description="\n\n".join(part for part in (draft.description.strip(), credit) if part),
+            description=with_credit(draft.description.strip(), source_title, source_uploader),
             hashtags=normalise_hashtags(draft.hashtags),
             provider="openai",
             model=self.model,

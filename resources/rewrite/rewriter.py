@@ -10,7 +10,7 @@ from pydantic import Field
 
 from resources.errors import ConfigurationError, InputRejected
 from resources.records import Script, Transcript
-from resources.rewrite.local_engine import NO_SPEECH, LocalEngine, speech_text
+from resources.rewrite.local import NO_SPEECH, LocalEngine, speech_text
 from resources.rewrite.originality import DEFAULT_MAX_SIMILARITY
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from resources.errors import InputRejected
 from resources.records import Script, Transcript, Word
 from resources.rewrite import Rewriter
+from resources.rewrite.local import lexicon
 from resources.rewrite.originality import DEFAULT_MAX_SIMILARITY, similarity
+from resources.rewrite.script_parts import credit_line, normalise_hashtags
 
 COOKING = (
     "Okay so, um, here's the thing about pasta water. Most people, like, don't salt it nearly enough. "
@@ -197,3 +200,27 @@ def test_speech_of_only_small_words_still_yields_a_script() -> None:
 def test_hashtags_fold_accents() -> None:
     script = rewrite("On cuisine les pâtes fraîches, les pâtes au beurre et les pâtes au citron ce soir.")
     assert "pates" in script.hashtags
+
+
+def test_credit_line_names_what_is_known_of_the_source() -> None:
+    assert (
+        credit_line("Pasta water secrets", "@chefmario") == 'Credit: inspired by "Pasta water secrets" by @chefmario.'
+    )
+    assert credit_line("", " @chefmario ") == "Credit: inspired by @chefmario."
+    assert credit_line("Pasta water secrets", "") == 'Credit: inspired by "Pasta water secrets".'
+    assert credit_line(" ", "") == ""
+
+
+def test_hashtags_are_normalised_the_same_for_every_engine() -> None:
+    assert normalise_hashtags(["#Pasta", "Pâtes fraîches", "pasta", "", "#", "Budget Tech"]) == [
+        "pasta",
+        "patesfraiches",
+        "budgettech",
+    ]
+
+
+def test_a_malformed_word_table_names_its_file_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "broken.toml").write_text('[synonyms]\nbig = "large"\n', encoding="utf-8")
+    monkeypatch.setattr(lexicon, "WORDS_DIR", tmp_path)
+    with pytest.raises(ValueError, match=r"broken\.toml: `synonyms\.big` must be a list of alternatives"):
+        lexicon.alternatives_table("broken", "synonyms")
