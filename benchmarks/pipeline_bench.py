@@ -13,14 +13,14 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from pipeline_assets.definitions import build_definitions
+from cli.sample_source import make_sample_source
+from definitions import build_definitions
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.sample_source import make_sample_source
-from pipeline_assets.settings import PipelineSettings
-from pipeline_assets.source_registry import register_source
+from resources.media.source_registry import register_source
 from resources.partition_keys import key_for_file
 from resources.publish import PLATFORMS
 from resources.records import ShortVideo, SourceRequest
+from resources.settings import PipelineSettings
 
 STAGES = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
 

@@ -1,7 +1,7 @@
 """Benchmark of what every run worker and step process pays before it does any work: loading the code location.
 
 Side by side in one run, each the median of three fresh interpreters:
-- `import pipeline_assets.definitions` with the bytecode `make setup` compiles (uv `--compile-bytecode`), and
+- `import definitions` with the bytecode `make setup` compiles (uv `--compile-bytecode`), and
   with none: PYTHONPYCACHEPREFIX points at an empty folder, which is what every process met while
   PYTHONDONTWRITEBYTECODE (set on this machine and in the image) kept Python from caching its compiles;
 - a child process started as the multiprocess executor starts a step: `spawn` (a new interpreter importing the
@@ -21,7 +21,7 @@ import tempfile
 import time
 from typing import Any
 
-MODULE = "pipeline_assets.definitions"
+MODULE = "definitions"
 REPEATS = 3
 
 

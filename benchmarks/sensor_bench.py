@@ -14,11 +14,12 @@ import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from unittest import mock
 
 from dagster import DagsterInstance, SensorResult, build_sensor_context
 
+from resources.catalog import PARTITIONS_NAME
 from resources.discovery.candidates import Candidate
+from resources.discovery.configured import Discovery, FixedDiscovery
 from resources.media.store import MediaStore
 from sensors import viral_video_sensor as module
 
@@ -66,8 +67,11 @@ def make_candidates(count: int, sources: int, *, seed: int = 7, growth: float = 
     return [_SyntheticSource(f"bench-{n}", items) for n, items in enumerate(per_source)]
 
 
-def timed_tick(instance: DagsterInstance, store: MediaStore, cursor: str | None) -> tuple[float, SensorResult]:
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"media_store": store})
+def timed_tick(
+    instance: DagsterInstance, store: MediaStore, cursor: str | None, sources: list[_SyntheticSource]
+) -> tuple[float, SensorResult]:
+    resources = {"media_store": store, "discovery_sources": FixedDiscovery(Discovery(list(sources)))}
+    context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
     start = time.perf_counter()
     result = module.viral_video_sensor(context)
     elapsed = time.perf_counter() - start
@@ -77,15 +81,13 @@ def timed_tick(instance: DagsterInstance, store: MediaStore, cursor: str | None)
 
 def main() -> None:
     instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(module.PARTITIONS_NAME, [f"youtube-old{i}" for i in range(EXISTING_PARTITIONS)])
+    instance.add_dynamic_partitions(PARTITIONS_NAME, [f"youtube-old{i}" for i in range(EXISTING_PARTITIONS)])
     with tempfile.TemporaryDirectory() as folder:
         store = MediaStore(root=folder)
         first_sources = make_candidates(CANDIDATES, SOURCES)
-        with mock.patch.object(module, "load_discovery", lambda: module.Discovery(list(first_sources))):
-            first_s, first = timed_tick(instance, store, None)
+        first_s, first = timed_tick(instance, store, None, first_sources)
         later_sources = make_candidates(CANDIDATES, SOURCES, growth=1.3)
-        with mock.patch.object(module, "load_discovery", lambda: module.Discovery(list(later_sources))):
-            second_s, second = timed_tick(instance, store, first.cursor)
+        second_s, second = timed_tick(instance, store, first.cursor, later_sources)
     print(f"sensor_tick_seconds_10k: {first_s:.3f}")
     print(f"sensor_candidates_per_second: {CANDIDATES / first_s:.0f}")
     print(f"sensor_tick_seconds_10k_seen_before: {second_s:.3f}")

@@ -1,6 +1,5 @@
 """Stage 5, avatar: `avatar_video`, the presenter speaking the voiceover."""
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,9 +10,9 @@ from pipeline_assets.stage_runtime import (
     fingerprint,
     media_metadata,
     reuse_or_build,
-    stage_asset,
+    scratch,
+    stage,
     stage_failures,
-    stage_pool,
     stage_prefix,
     usage_metadata,
 )
@@ -23,8 +22,8 @@ from resources.media.store import MediaStore
 from resources.records import AvatarVideo, Voiceover
 
 
-@stage_asset(
-    pool=stage_pool("avatar_video"),
+@stage(
+    local_kind="numpy",
     description="The presenter video (offline animated presenter; D-ID / Synthesia in the cloud).",
 )
 def avatar_video(
@@ -33,8 +32,7 @@ def avatar_video(
     clock = Stopwatch()
 
     def build() -> AvatarVideo:
-        workdir = media_store.scratch_dir(f"avatar-{context.partition_key}")
-        try:
+        with scratch(media_store, f"avatar-{context.partition_key}") as workdir:
             out = workdir / "avatar.mp4"
             result = avatar_renderer.render(voice_path=media_store.local_path(voiceover.uri), out_path=out)
             if result.fallback_reason:
@@ -46,8 +44,6 @@ def avatar_video(
                 fallback_reason=result.fallback_reason,
                 usage=result.usage,
             )
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     with stage_failures(context):
         settings = avatar_renderer.model_dump()

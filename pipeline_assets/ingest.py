@@ -1,26 +1,25 @@
 """Stage 1, ingest: `source_video`, the downloaded source and its probed facts."""
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 from dagster import AssetExecutionContext, Config, MetadataValue, Output
 from pydantic import Field
 
-from pipeline_assets.source_registry import lookup_source
 from pipeline_assets.stage_runtime import (
     Stopwatch,
     fingerprint,
     media_metadata,
     reuse_or_build,
-    stage_asset,
+    scratch,
+    stage,
     stage_failures,
-    stage_pool,
     stage_prefix,
 )
 from resources.errors import InputRejected
 from resources.ingest import Downloader
 from resources.media.probe import probe
+from resources.media.source_registry import lookup_source
 from resources.media.store import MediaStore, file_sha256
 from resources.partition_keys import validate_partition_key
 from resources.records import SourceVideo
@@ -32,8 +31,7 @@ class SourceVideoConfig(Config):
     source: str = Field(default="", description="URL or local file; empty = the partition's registered source.")
 
 
-@stage_asset(
-    pool=stage_pool("source_video"),
+@stage(
     description="The source video, fetched with yt-dlp (or copied from a local file) and probed with PyAV.",
 )
 def source_video(
@@ -42,8 +40,7 @@ def source_video(
     clock = Stopwatch()
 
     def build() -> SourceVideo:
-        workdir = media_store.scratch_dir(f"source-{key}")
-        try:
+        with scratch(media_store, f"source-{key}") as workdir:
             fetched = downloader.fetch(source, workdir)
             facts = probe(fetched.path)
             if not facts.has_video:
@@ -65,8 +62,6 @@ def source_video(
                 facts=facts,
                 provider=f"{downloader.provider}:{fetched.extractor}",
             )
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     with stage_failures(context):
         key = validate_partition_key(context.partition_key)

@@ -2,4 +2,6 @@
 
 from dagster import DynamicPartitionsDefinition
 
-source_videos = DynamicPartitionsDefinition(name="source_videos")
+from resources.catalog import PARTITIONS_NAME
+
+source_videos = DynamicPartitionsDefinition(name=PARTITIONS_NAME)

@@ -1,12 +1,14 @@
 """Concurrency pools: one per external API, so a backfill of hundreds of videos never exceeds a rate limit.
 
 Dagster reads per-pool limits from the instance (not dagster.yaml, which only holds `default_limit`);
-`python -m pipeline_assets pools` (run by `make dev` and the demo) writes these into it.
+`shorts pools` (run by `make dev` and the demo) writes these into it.
 """
 
 from __future__ import annotations
 
 from dagster import DagsterInstance
+
+from resources.settings import PipelineSettings
 
 # Pool name per provider. Local engines share the machine's CPU.
 PROVIDER_POOLS: dict[str, str] = {
@@ -44,6 +46,11 @@ POOL_LIMITS: dict[str, int] = {
 def pool_for(provider: str) -> str:
     """The pool of a stage whose resource uses `provider`."""
     return PROVIDER_POOLS.get(provider, provider.replace("-", "_"))
+
+
+def stage_pools(settings: PipelineSettings) -> dict[str, str]:
+    """The pool of every stage, named after the API its configured provider calls."""
+    return {stage: pool_for(provider) for stage, provider in settings.stage_providers().items()}
 
 
 def apply_pool_limits(instance: DagsterInstance, limits: dict[str, int] | None = None) -> dict[str, int]:

@@ -6,25 +6,21 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output
 
 from pipeline_assets.approval import find_approval
-from pipeline_assets.stage_runtime import Stopwatch, stage_asset, stage_failures
+from pipeline_assets.stage_runtime import Stopwatch, stage, stage_failures
+from resources.catalog import PLATFORMS, post_asset, publisher_key
 from resources.errors import InputRejected
 from resources.media.store import MediaStore
-from resources.publish import PLATFORMS, Publisher
+from resources.publish import Publisher
 from resources.publish.captions import compose_caption
 from resources.publish.publisher import PostRequest
 from resources.records import Post, Script, ShortVideo, SourceVideo
 
 
-def publisher_key(platform: str) -> str:
-    """Resource key of a platform's publisher, e.g. `youtube_publisher`."""
-    return f"{platform}_publisher"
-
-
 def build_post_asset(platform: str) -> AssetsDefinition:
     """The `<platform>_post` asset: publish the short once, record the post in the ledger."""
 
-    @stage_asset(
-        name=f"{platform}_post",
+    @stage(
+        name=post_asset(platform),
         group_name="publish",
         ins={
             "short_video": AssetIn("short_video"),
@@ -32,7 +28,6 @@ def build_post_asset(platform: str) -> AssetsDefinition:
             "source_video": AssetIn("source_video"),
         },
         required_resource_keys={publisher_key(platform), "media_store"},
-        pool=f"{platform}_api",
         description=f"The short published on {platform} (or its local outbox entry); never posted twice.",
     )
     def _post(
@@ -82,7 +77,8 @@ def build_post_asset(platform: str) -> AssetsDefinition:
         }
         yield Output(post, metadata=meta)
 
-    return _post
+    # Every publisher (outbox or API) shares its platform's pool: one upload per platform at a time.
+    return _post.asset(pool=f"{platform}_api", provider=platform)
 
 
 post_assets: list[AssetsDefinition] = [build_post_asset(platform) for platform in PLATFORMS]

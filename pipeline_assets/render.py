@@ -1,6 +1,5 @@
 """Stage 6, render: `short_video`, the finished 1080x1920 short, in one ffmpeg pass."""
 
-import shutil
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -20,9 +19,9 @@ from pipeline_assets.stage_runtime import (
     fingerprint,
     media_metadata,
     reuse_or_build,
-    stage_asset,
+    scratch,
+    stage,
     stage_failures,
-    stage_pool,
     stage_prefix,
 )
 from resources.media.probe import probe
@@ -46,8 +45,7 @@ class ShortVideoConfig(Config):
     )
 
 
-@stage_asset(
-    pool=stage_pool("short_video"),
+@stage(
     check_specs=[
         AssetCheckSpec(
             "short_video_quality",
@@ -73,8 +71,7 @@ def short_video(
     layout = config.layout or renderer.layout
 
     def build() -> ShortVideo:
-        workdir = media_store.scratch_dir(f"render-{context.partition_key}")
-        try:
+        with scratch(media_store, f"render-{context.partition_key}") as workdir:
             out, subs = workdir / "short.mp4", workdir / "subtitles.ass"
             renderer.render(
                 source_path=media_store.local_path(source_video.uri),
@@ -98,8 +95,6 @@ def short_video(
                 made, expected_duration_s=voiceover.duration_s, target_lufs=renderer.target_lufs
             )
             return made.model_copy(update={"quality_problems": problems})
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     with stage_failures(context):
         inputs = fingerprint(source_video.sha256, voiceover, avatar_video.uri, renderer.model_dump(), layout)

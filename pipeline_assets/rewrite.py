@@ -16,9 +16,8 @@ from pipeline_assets.stage_runtime import (
     Stopwatch,
     fingerprint,
     reuse_or_build,
-    stage_asset,
+    stage,
     stage_failures,
-    stage_pool,
     stage_prefix,
     usage_metadata,
 )
@@ -38,8 +37,7 @@ SCRIPT_CHECKS = [
 ]
 
 
-@stage_asset(
-    pool=stage_pool("script"),
+@stage(
     check_specs=SCRIPT_CHECKS,
     description="An original short script (hook, body, call to action, title, description, hashtags).",
 )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from dagster import (
@@ -22,8 +25,6 @@ from dagster import (
 from pydantic import BaseModel
 
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.pools import pool_for
-from pipeline_assets.settings import PipelineSettings
 from resources.errors import PipelineError, RetryableError
 from resources.media.store import MediaStore
 from resources.records import MediaFacts
@@ -72,6 +73,16 @@ def fingerprint(*parts: BaseModel | str | dict[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
+@contextmanager
+def scratch(store: MediaStore, name: str) -> Iterator[Path]:
+    """A private working folder for one build, removed afterwards whatever happens."""
+    workdir = store.scratch_dir(name)
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def stage_prefix(partition_key: str, stage: str, input_hash: str) -> str:
     """The MediaStore folder of one stage output: `media/<partition>/<stage>/<input hash>`."""
     return f"media/{partition_key}/{stage}/{input_hash}"
@@ -106,31 +117,41 @@ def reuse_or_build(
     return record, False
 
 
-def stage_pool(stage: str) -> str:
-    """The pool of a stage: named after the API its configured provider calls (read from SHORTS_* at load)."""
-    settings = PipelineSettings.from_env()
-    providers = {
-        "transcript": settings.transcribe_provider,
-        "script": settings.rewrite_provider,
-        "voiceover": settings.voice_provider,
-        "avatar_video": settings.avatar_provider,
-        "short_video": "ffmpeg",
-        "source_video": "yt-dlp",
-    }
-    return pool_for(providers[stage])
+@dataclass(frozen=True)
+class Stage:
+    """A stage's asset function and its `@asset` options; `asset(...)` makes the AssetsDefinition.
+
+    Its pool and kind depend on the configured provider, which only the definitions module knows (settings are
+    read once, there), so the asset is made there rather than when this module is imported.
+    """
+
+    name: str
+    compute: Callable[..., Any]
+    local_kind: str
+    options: dict[str, Any]
+
+    def asset(self, *, pool: str, provider: str) -> AssetsDefinition:
+        """The asset in `pool`; the UI shows what runs it (`provider`, or `local_kind` for the offline engine)."""
+        return asset(
+            name=self.name,
+            partitions_def=source_videos,
+            retry_policy=STAGE_RETRY_POLICY,
+            pool=pool,
+            kinds={self.local_kind if provider == "local" else provider},
+            **self.options,
+        )(self.compute)
 
 
-def stage_asset(*, pool: str, description: str, **kwargs: Any) -> Callable[..., AssetsDefinition]:
-    """`@asset` with what every pipeline stage shares: the partitions, group, retry policy and a pool."""
-    return asset(
-        partitions_def=source_videos,
-        group_name=kwargs.pop("group_name", "pipeline"),
-        kinds={"python"},
-        retry_policy=STAGE_RETRY_POLICY,
-        pool=pool,
-        description=description,
-        **kwargs,
-    )
+def stage(
+    *, description: str, local_kind: str = "python", group_name: str = "pipeline", **options: Any
+) -> Callable[[Callable[..., Any]], Stage]:
+    """Declare a stage: the function becomes the asset of its name (or `name=`) when `Stage.asset` is called."""
+
+    def declare(compute: Callable[..., Any]) -> Stage:
+        name = options.pop("name", compute.__name__)
+        return Stage(name, compute, local_kind, {"description": description, "group_name": group_name, **options})
+
+    return declare
 
 
 class Stopwatch:

@@ -9,9 +9,8 @@ from pipeline_assets.stage_runtime import (
     Stopwatch,
     fingerprint,
     reuse_or_build,
-    stage_asset,
+    stage,
     stage_failures,
-    stage_pool,
     stage_prefix,
     usage_metadata,
 )
@@ -20,8 +19,8 @@ from resources.records import SourceVideo, Transcript
 from resources.transcribe import Transcriber
 
 
-@stage_asset(
-    pool=stage_pool("transcript"),
+@stage(
+    local_kind="whisper",
     description="Speech of the source video with word timestamps (faster-whisper offline, Whisper API in the cloud).",
 )
 def transcript(

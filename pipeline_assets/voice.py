@@ -1,6 +1,5 @@
 """Stage 4, voice: `voiceover`, the narration WAV with per-cue and per-word timings."""
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,9 +9,9 @@ from pipeline_assets.stage_runtime import (
     Stopwatch,
     fingerprint,
     reuse_or_build,
-    stage_asset,
+    scratch,
+    stage,
     stage_failures,
-    stage_pool,
     stage_prefix,
     usage_metadata,
 )
@@ -22,8 +21,7 @@ from resources.records import Script, Voiceover
 from resources.voice import Speaker
 
 
-@stage_asset(
-    pool=stage_pool("voiceover"),
+@stage(
     description="The narration, synthesized cue by cue (Piper offline, ElevenLabs in the cloud), with word timings.",
 )
 def voiceover(
@@ -32,8 +30,7 @@ def voiceover(
     clock = Stopwatch()
 
     def build() -> Voiceover:
-        workdir = media_store.scratch_dir(f"voice-{context.partition_key}")
-        try:
+        with scratch(media_store, f"voice-{context.partition_key}") as workdir:
             wav = workdir / "voiceover.wav"
             synthesis = speaker.speak(script.lines, wav)
             if synthesis.fallback_reason:
@@ -48,8 +45,6 @@ def voiceover(
                 voice=synthesis.voice,
                 usage=synthesis.usage,
             )
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     with stage_failures(context):
         prefix = stage_prefix(context.partition_key, "voiceover", fingerprint(script, speaker.model_dump()))

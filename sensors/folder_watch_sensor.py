@@ -1,8 +1,6 @@
 """Watch a local folder: every new video file becomes a partition and a run of the whole chain."""
 
 import json
-import os
-from pathlib import Path
 
 from dagster import (
     DefaultSensorStatus,
@@ -15,20 +13,15 @@ from dagster import (
 
 from pipeline_assets.jobs import short_pipeline_job
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.settings import PipelineSettings
-from pipeline_assets.source_registry import register_source
+from resources.catalog import PARTITIONS_NAME, run_key
+from resources.discovery.configured import WatchFolder
 from resources.ingest.downloader import VIDEO_SUFFIXES
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.partition_keys import key_for_file
 from resources.records import SourceRequest
 
 MAX_NEW_PER_TICK = 10
-
-
-def watch_dir() -> Path:
-    """$SHORTS_WATCH_DIR, else `<data dir>/inbox`."""
-    configured = os.environ.get("SHORTS_WATCH_DIR")
-    return Path(configured).expanduser() if configured else PipelineSettings.from_env().data_path / "inbox"
 
 
 @sensor(
@@ -37,8 +30,10 @@ def watch_dir() -> Path:
     default_status=DefaultSensorStatus.RUNNING,  # acts only on files someone drops into the folder
     description="New video files in the watch folder ($SHORTS_WATCH_DIR, default var/inbox) become shorts.",
 )
-def folder_watch_sensor(context: SensorEvaluationContext, media_store: MediaStore) -> SensorResult | SkipReason:
-    folder = watch_dir()
+def folder_watch_sensor(
+    context: SensorEvaluationContext, media_store: MediaStore, watch_folder: WatchFolder
+) -> SensorResult | SkipReason:
+    folder = watch_folder.folder
     if not folder.is_dir():
         return SkipReason(f"watch folder {folder} does not exist; create it and drop videos in")
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
@@ -54,14 +49,14 @@ def folder_watch_sensor(context: SensorEvaluationContext, media_store: MediaStor
             continue
         seen[path.name] = marker
         key = key_for_file(path)
-        if context.instance.has_dynamic_partition(source_videos.name or "source_videos", key):
+        if context.instance.has_dynamic_partition(PARTITIONS_NAME, key):
             continue
         register_source(
             media_store, SourceRequest(partition_key=key, source=str(path.resolve()), reason="watch folder")
         )
         new_keys.append(key)
     return SensorResult(
-        run_requests=[RunRequest(partition_key=key, run_key=f"video:{key}") for key in new_keys],
+        run_requests=[RunRequest(partition_key=key, run_key=run_key(key)) for key in new_keys],
         dynamic_partitions_requests=[source_videos.build_add_request(new_keys)] if new_keys else [],
         cursor=json.dumps(seen),
     )

@@ -12,20 +12,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
-import httpx
 from dagster import DagsterEvent, DagsterInstance, DagsterRun, DefaultSensorStatus, RunFailureSensorContext
 from dagster import run_failure_sensor as dagster_run_failure_sensor
 from dagster._utils.error import SerializableErrorInfo
 
+from resources.alerts import WEBHOOK_ENV, FailureAlerts
+from resources.catalog import PARTITION_TAG
 from resources.http.secrets import redact
 
-WEBHOOK_ENV = "SHORTS_FAILURE_WEBHOOK_URL"
-UI_BASE_URL_ENV = "SHORTS_UI_BASE_URL"
-DEFAULT_UI_BASE_URL = "http://127.0.0.1:3000"
-PARTITION_TAG = "dagster/partition"
-TIMEOUT_S = 10.0
 MAX_ERROR_LINES = 6
 MAX_ERROR_CHARS = 1200
 MAX_STEPS_SHOWN = 5
@@ -56,10 +51,9 @@ def build_failure_message(
     partition: str | None,
     failed_steps: Sequence[FailedStep],
     run_error: str,
-    ui_base_url: str,
+    run_url: str,
 ) -> dict[str, Any]:
     """The Slack-compatible payload for one failed run (pure: no I/O, no environment)."""
-    run_url = f"{ui_base_url.rstrip('/')}/runs/{run_id}"
     video = partition or "(no partition)"
     # A run can fail before any step does (e.g. the code location failed to load): then the run's error is all.
     steps = list(failed_steps) or [
@@ -106,20 +100,8 @@ def error_summary(error: SerializableErrorInfo) -> str:
     return message
 
 
-def post_webhook(url: str, payload: dict[str, Any], *, timeout_s: float = TIMEOUT_S) -> str | None:
-    """POST `payload`; None on success, else a description of the failure that never contains the URL."""
-    # The URL itself is a credential (Slack webhooks are), so messages only name its host.
-    host = urlparse(url).hostname or "the webhook"
-    try:
-        response = httpx.post(url, json=payload, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        return f"posting the failure alert to {host} failed: {type(exc).__name__}"
-    if response.status_code >= 300:
-        return f"posting the failure alert to {host} failed: HTTP {response.status_code} {response.text[:200]}"
-    return None
-
-
 def _secrets_in_environment() -> list[str]:
+    # Secrets live only in the environment, so that is where the values to redact are found.
     return [value for name, value in os.environ.items() if SECRET_NAME.search(name) and len(value) >= 6]
 
 
@@ -156,9 +138,8 @@ def failed_steps_of(instance: DagsterInstance, run: DagsterRun, events: Sequence
     default_status=DefaultSensorStatus.RUNNING,
     description=f"Posts failed runs (video, asset, error, link) to ${WEBHOOK_ENV}; does nothing while it is unset.",
 )
-def run_failure_sensor(context: RunFailureSensorContext) -> None:
-    url = os.environ.get(WEBHOOK_ENV, "").strip()
-    if not url:
+def run_failure_sensor(context: RunFailureSensorContext, failure_alerts: FailureAlerts) -> None:
+    if not failure_alerts.webhook_url():
         context.log.debug(f"{WEBHOOK_ENV} is not set; no failure alert sent")
         return
     run = context.dagster_run
@@ -173,9 +154,9 @@ def run_failure_sensor(context: RunFailureSensorContext) -> None:
         partition=run.tags.get(PARTITION_TAG),
         failed_steps=steps,
         run_error=redact(context.failure_event.message or "the run failed", *secrets),
-        ui_base_url=os.environ.get(UI_BASE_URL_ENV, "").strip() or DEFAULT_UI_BASE_URL,
+        run_url=failure_alerts.run_url(run.run_id),
     )
-    problem = post_webhook(url, payload)
+    problem = failure_alerts.post(payload)
     if problem:
         # An unreachable chat must not turn into a failing sensor that hides the next alerts.
         context.log.warning(problem)

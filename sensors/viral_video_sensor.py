@@ -32,12 +32,10 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import os
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -52,24 +50,21 @@ from dagster import (
 
 from pipeline_assets.jobs import short_pipeline_job
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.source_registry import register_source
+from resources.catalog import PARTITION_TAG, PARTITIONS_NAME, run_key
 from resources.discovery.candidates import Candidate, CandidateSource, SourceError
+from resources.discovery.configured import MAX_NEW_PER_TICK, DiscoveryNotConfigured, DiscoverySources
 from resources.discovery.virality import Snapshot, ViralityRules, evaluate
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.partition_keys import PARTITION_KEY_PATTERN
 from resources.records import SourceRequest
 
 CURSOR_VERSION = 1
-MAX_NEW_PER_TICK = 10
 SEEN_LIMIT = 5_000
 PENDING_LIMIT = 200  # 20 ticks of the default cap; more would only expire
 PENDING_TTL_S = 24 * 3600
 IN_FLIGHT_TTL_S = 24 * 3600
 MAX_RUN_CHECKS_PER_TICK = 50  # bounds instance queries when a lost cursor meets many existing partitions
-PARTITIONS_NAME = source_videos.name or "source_videos"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PARTITION_TAG = "dagster/partition"
-EXPLICIT_KINDS = ("url_list", "folder")  # a person chose these videos: no metrics needed
 
 
 # ---- the decision, as a plain function ----------------------------------------------------------------
@@ -307,59 +302,11 @@ def evaluate_tick(
     return outcome
 
 
-# ---- configuration --------------------------------------------------------------------------------------
-class DiscoveryNotConfigured(Exception):
-    """There is no discovery file yet: the sensor skips and says how to create one."""
-
-
-@dataclass(frozen=True)
-class Discovery:
-    """The configured sources and the rules the sensor applies to them."""
-
-    sources: list[CandidateSource]
-    rules: ViralityRules = field(default_factory=ViralityRules)
-    max_new_per_tick: int = MAX_NEW_PER_TICK
-    min_score_by_source: dict[str, float] = field(default_factory=dict)
-    explicitly_listed: frozenset[str] = frozenset()  # source names whose videos a person chose
-
-
-def discovery_config_path() -> Path:
-    """$SHORTS_DISCOVERY_CONFIG, else `discovery.yaml` in the project root."""
-    configured = os.environ.get("SHORTS_DISCOVERY_CONFIG")
-    return Path(configured).expanduser() if configured else PROJECT_ROOT / "discovery.yaml"
-
-
-def load_discovery() -> Discovery:
-    """Read the discovery file and build its sources (imported here so a broken source cannot break loading)."""
-    path = discovery_config_path()
-    if not path.is_file():
-        raise DiscoveryNotConfigured(
-            f"no discovery config at {path}: create it with a `sources:` list (e.g. `- kind: tiktok_account` / "
-            '`account: "@scout2015"`) or point $SHORTS_DISCOVERY_CONFIG at one'
-        )
-    from resources.discovery.registry import build_sources
-    from resources.discovery.sources_config import load_discovery_config
-
-    config = load_discovery_config(path)
-    sources = list(build_sources(config))
-    raw_rules = getattr(config, "virality", None)
-    rules = raw_rules if isinstance(raw_rules, ViralityRules) else ViralityRules.model_validate(raw_rules or {})
-    per_source: dict[str, float] = {}
-    if hasattr(config, "min_score_for"):
-        for source in sources:
-            threshold = config.min_score_for(source.name)
-            if threshold is not None:
-                per_source[source.name] = threshold
-    cap = int(getattr(config, "max_new_per_tick", MAX_NEW_PER_TICK) or MAX_NEW_PER_TICK)
-    explicit = frozenset(entry.name for entry in config.sources if entry.kind in EXPLICIT_KINDS)
-    return Discovery(sources, rules, cap, per_source, explicit)
-
-
 # ---- the sensor -----------------------------------------------------------------------------------------
 def _run_request(chosen: Chosen) -> RunRequest:
     return RunRequest(
         partition_key=chosen.key,
-        run_key=f"video:{chosen.key}",
+        run_key=run_key(chosen.key),
         tags={
             "viral/score": f"{chosen.score:.2f}",
             "viral/source": chosen.source[:200],
@@ -375,9 +322,11 @@ def _run_request(chosen: Chosen) -> RunRequest:
     description="Reads the discovery sources ($SHORTS_DISCOVERY_CONFIG, default discovery.yaml), scores every "
     "candidate and starts the whole chain for the most viral new videos (at most 10 per tick).",
 )
-def viral_video_sensor(context: SensorEvaluationContext, media_store: MediaStore) -> SensorResult | SkipReason:
+def viral_video_sensor(
+    context: SensorEvaluationContext, media_store: MediaStore, discovery_sources: DiscoverySources
+) -> SensorResult | SkipReason:
     try:
-        discovery = load_discovery()
+        discovery = discovery_sources.load()
     except DiscoveryNotConfigured as exc:
         return SkipReason(str(exc))
     existing = set(context.instance.get_dynamic_partitions(PARTITIONS_NAME))

@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipeline_assets.sample_source import make_sample_source
-from pipeline_assets.settings import PipelineSettings
+from cli.sample_source import make_sample_source
+from resources.settings import PipelineSettings
 
 SHORT_NARRATION = [
     "Here is a quick kitchen trick that saves you time every single morning.",

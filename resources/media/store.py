@@ -1,5 +1,7 @@
 """MediaStore: where every media file and stage record lives. A local folder by default, S3 in production."""
 
+from __future__ import annotations
+
 import hashlib
 import shutil
 import tempfile
@@ -11,6 +13,7 @@ from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
 from resources.errors import ConfigurationError, PipelineError
+from resources.settings import PipelineSettings
 
 
 class MediaStoreError(PipelineError):
@@ -36,6 +39,17 @@ class MediaStore(ConfigurableResource):
     region_name: str = Field(default="us-east-1")
 
     _client: object = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> MediaStore:
+        """The store `settings` configure: `<data dir>/media`, or the S3 bucket."""
+        return cls(
+            backend=settings.media_backend,
+            root=str(settings.data_path / "media"),
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+        )
 
     # ---- URIs ---------------------------------------------------------------------------------
     @property

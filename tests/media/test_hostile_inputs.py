@@ -20,9 +20,7 @@ from typing import Any, Literal
 import pytest
 from dagster import DagsterInstance, materialize
 
-from pipeline_assets.ingest import source_video
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.source_registry import register_source
 from resources.discovery.candidates import SourceError
 from resources.discovery.feed_source import FeedReader
 from resources.discovery.sources_config import FeedSource, load_discovery_config
@@ -31,11 +29,15 @@ from resources.ingest import Downloader
 from resources.io_manager import JsonRecordIOManager
 from resources.media.ffmpeg import run_ffmpeg
 from resources.media.probe import probe
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.publish.captions import AI_DISCLOSURE, CAPTION_LIMITS, TITLE_LIMITS, compose_caption
 from resources.records import Cue, Script, SourceRequest, SourceVideo, Word
 from resources.render import Renderer
 from resources.render.subtitles import escape_ass_text
+from tests.graph import assets_named
+
+(source_video,) = assets_named("source_video")
 
 # Shell, ffmpeg-expansion and ASS-override payloads; without a shell and with escaping they stay text.
 SHELL = "'; rm -rf / # $(touch /tmp/pwned) `touch /tmp/pwned` %{pts} %{eif:1:d}"

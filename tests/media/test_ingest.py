@@ -12,14 +12,16 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, materialize
 
-from pipeline_assets.ingest import source_video
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.source_registry import register_source
 from resources.ingest import Downloader
 from resources.io_manager import JsonRecordIOManager
 from resources.media.ffmpeg import run_ffmpeg
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.records import SourceRequest, SourceVideo
+from tests.graph import assets_named
+
+(source_video,) = assets_named("source_video")
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,15 @@ from pathlib import Path
 import httpx
 from dagster import DagsterInstance, materialize
 
-from pipeline_assets.ingest import source_video
-from pipeline_assets.metrics import collect, serve
-from pipeline_assets.source_registry import register_source
+from cli.metrics import collect, serve
 from resources.ingest import Downloader
 from resources.io_manager import JsonRecordIOManager
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.records import SourceRequest
+from tests.graph import assets_named
+
+(source_video,) = assets_named("source_video")
 
 
 def ingest(instance: DagsterInstance, store: MediaStore, key: str, source: str) -> None:

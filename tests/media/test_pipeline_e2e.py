@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 
-from pipeline_assets.definitions import build_definitions
+from definitions import build_definitions
 from pipeline_assets.jobs import short_pipeline_job
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.settings import PipelineSettings
-from pipeline_assets.source_registry import register_source
 from resources.media.probe import probe
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.publish import PLATFORMS
 from resources.records import Post, ShortVideo, SourceRequest, Voiceover
+from resources.settings import PipelineSettings
 
 pytestmark = pytest.mark.slow
 KEY = "file-e2e"

@@ -9,6 +9,7 @@ import pytest
 from resources.errors import InputRejected
 from resources.media.ffmpeg import run_ffmpeg
 from resources.transcribe import Transcriber
+from tests.graph import assets_named
 
 
 def test_transcribes_real_speech_with_increasing_word_times(sample_video: Path) -> None:
@@ -41,11 +42,10 @@ def test_video_without_audio_track_is_refused(tmp_path: Path) -> None:
 def test_speech_free_source_fails_transcript_alone_and_keeps_source_video(tmp_path: Path) -> None:
     from dagster import AssetKey, DagsterInstance, materialize
 
-    from pipeline_assets.ingest import source_video
-    from pipeline_assets.source_registry import register_source
-    from pipeline_assets.transcribe import transcript
+    source_video, transcript = assets_named("source_video", "transcript")
     from resources.ingest import Downloader
     from resources.io_manager import JsonRecordIOManager
+    from resources.media.source_registry import register_source
     from resources.media.store import MediaStore
     from resources.records import SourceRequest
 

@@ -15,15 +15,15 @@ import pytest
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from dagster._serdes import serialize_value
 
-from pipeline_assets.definitions import build_definitions
+from definitions import build_definitions
 from pipeline_assets.jobs import short_pipeline_job
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.settings import PipelineSettings
-from pipeline_assets.source_registry import register_source
 from resources.avatar import AvatarRenderer
 from resources.media.probe import probe
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.records import AvatarVideo, Script, ShortVideo, SourceRequest, Transcript, Voiceover
+from resources.settings import PipelineSettings
 from tests.providers.fakes.avatar_servers import FakeDId
 from tests.providers.fakes.elevenlabs_server import FakeElevenLabs
 from tests.providers.fakes.openai_server import FakeOpenAI

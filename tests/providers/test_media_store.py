@@ -10,6 +10,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from resources.media.store import MediaStore, MediaStoreError
+from tests.graph import assets_named
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +103,10 @@ def test_stages_run_on_the_s3_backend_with_records_and_media_in_the_bucket(
 ) -> None:
     from dagster import DagsterInstance, materialize
 
-    from pipeline_assets.ingest import source_video
-    from pipeline_assets.source_registry import register_source
-    from pipeline_assets.transcribe import transcript
+    source_video, transcript = assets_named("source_video", "transcript")
     from resources.ingest import Downloader
     from resources.io_manager import JsonRecordIOManager
+    from resources.media.source_registry import register_source
     from resources.records import SourceRequest
     from resources.transcribe import Transcriber
 

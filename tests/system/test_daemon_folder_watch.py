@@ -19,10 +19,10 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
-from pipeline_assets.sample_source import make_sample_source
-from pipeline_assets.settings import PROJECT_ROOT
+from cli.sample_source import make_sample_source
 from resources.media.probe import probe
 from resources.partition_keys import key_for_file
+from resources.settings import PROJECT_ROOT
 from tests.system.test_postgres_instance import postgres_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

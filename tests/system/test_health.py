@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import http.server
 import json
 import socket
@@ -18,8 +17,9 @@ import pytest
 from dagster import DagsterInstance
 from dagster._daemon.types import DaemonHeartbeat
 
-from pipeline_assets.health import ComponentHealth, HealthReport, add_health_parser, check_health, run_health
-from pipeline_assets.settings import PROJECT_ROOT, PipelineSettings
+from cli.__main__ import main
+from cli.health import ComponentHealth, HealthReport, check_health
+from resources.settings import PROJECT_ROOT, PipelineSettings
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 PG_PASSWORD = "hunter2-not-for-logs"
@@ -140,13 +140,11 @@ def test_sqlite_database_is_ok(dagster_home: Path, closed_port_url: str) -> None
 
 
 def test_cli_exit_code_and_json(dagster_home: Path, closed_port_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser()
-    add_health_parser(parser.add_subparsers(dest="command"))
-    assert run_health(parser.parse_args(["health", "--url", closed_port_url, "--json"])) == 1
+    assert main(["health", "--url", closed_port_url, "--json"]) == 1
     printed = json.loads(capsys.readouterr().out)
     assert printed["ok"] is False
     assert {c["name"] for c in printed["components"]} == {"webserver", "database", "daemon", "media_store"}
-    assert run_health(parser.parse_args(["health", "--url", closed_port_url])) == 1
+    assert main(["health", "--url", closed_port_url]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and lines[0].startswith("FAIL webserver")
 

@@ -1,4 +1,4 @@
-"""`python -m pipeline_assets submit` against a real running Dagster webserver, through its GraphQL API."""
+"""`shorts submit` against a real running Dagster webserver, through its GraphQL API."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline_assets.intake import submit_source
+from cli.submit import submit_source
 from resources.errors import PipelineError
 from resources.partition_keys import key_for_file
 from tests.system.local_servers import free_port, wait_for_webserver
@@ -68,7 +68,7 @@ def test_bad_source_is_refused_before_any_call() -> None:
 
 
 def test_backfill_of_an_unknown_partition_says_to_add_it_first(webserver: str) -> None:
-    from pipeline_assets.backfill import launch_backfill
+    from cli.backfill import launch_backfill
     from resources.errors import InputRejected
 
     with pytest.raises(InputRejected, match=r"partitions \['file-never-added'\] do not exist; add them first"):
@@ -76,7 +76,7 @@ def test_backfill_of_an_unknown_partition_says_to_add_it_first(webserver: str) -
 
 
 def test_backfill_of_submitted_partitions_is_launched(webserver: str, sample_video: Path) -> None:
-    from pipeline_assets.backfill import launch_backfill
+    from cli.backfill import launch_backfill
 
     key = submit_source(str(sample_video), url=webserver).partition_key
     backfill = launch_backfill([key], assets=["source_video", "transcript"], url=webserver, title="intake test")
@@ -98,7 +98,7 @@ def test_backfill_of_submitted_partitions_is_launched(webserver: str, sample_vid
 def test_backfill_cli_refuses_bad_arguments_before_calling_the_server(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pipeline_assets.__main__ import main
+    from cli.__main__ import main
 
     assert main([*argv, "--url", f"http://127.0.0.1:{free_port()}"]) == 1
     assert message in capsys.readouterr().err

@@ -37,15 +37,15 @@ from dagster import (
     reconstructable,
 )
 
-from pipeline_assets.definitions import build_definitions
+from cli.sample_source import make_sample_source
+from definitions import build_definitions
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.sample_source import make_sample_source
-from pipeline_assets.settings import PROJECT_ROOT
-from pipeline_assets.source_registry import register_source
 from resources.media.probe import probe
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.partition_keys import key_for_file
 from resources.records import SourceRequest
+from resources.settings import PROJECT_ROOT, PipelineSettings
 from tests.system.test_daemon_folder_watch import isolated_env, stop_process_group, tail
 from tests.system.test_postgres_instance import postgres_overrides
 
@@ -64,7 +64,7 @@ NARRATION = ["Freeze chopped herbs in olive oil inside an ice cube tray."]
 
 def full_job() -> JobDefinition:
     """The job as the code location defines it, rebuilt from SHORTS_* in each step process (reconstructable)."""
-    return build_definitions().resolve_job_def(JOB)
+    return build_definitions(PipelineSettings.from_env()).resolve_job_def(JOB)
 
 
 def write_dagster_home(home: Path, db_name: str) -> None:

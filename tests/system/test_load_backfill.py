@@ -1,6 +1,6 @@
 """Load: a 50-partition backfill through the webserver and daemon on PostgreSQL keeps every pool at its limit.
 
-As in production: `python -m pipeline_assets backfill` posts the UI's GraphQL mutation to a running webserver,
+As in production: `shorts backfill` posts the UI's GraphQL mutation to a running webserver,
 the backfill daemon turns it into one queued run per partition, and the run queue and the per-API pools pace
 them with the production instance's own `concurrency` and `run_coordinator` settings (deploy/dagster.yaml), every
 pool set to 2. Afterwards the event log is the witness: from each step's STEP_START to its STEP_SUCCESS, no pool
@@ -29,14 +29,15 @@ import yaml
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus
 
-from pipeline_assets.backfill import launch_backfill, pipeline_assets
-from pipeline_assets.definitions import build_definitions
+from cli.backfill import launch_backfill
+from cli.sample_source import make_sample_source
+from definitions import build_definitions
 from pipeline_assets.partitions import source_videos
 from pipeline_assets.pools import POOL_LIMITS, apply_pool_limits
-from pipeline_assets.sample_source import make_sample_source
-from pipeline_assets.settings import PROJECT_ROOT, PipelineSettings
-from pipeline_assets.source_registry import register_source
+from resources.catalog import chain_assets
+from resources.media.source_registry import register_source
 from resources.records import SourceRequest
+from resources.settings import PROJECT_ROOT, PipelineSettings
 from tests.system.local_servers import free_port, wait_for_webserver
 from tests.system.test_daemon_folder_watch import stop_process_group, tail
 from tests.system.test_postgres_instance import postgres_overrides
@@ -47,7 +48,7 @@ BIN = Path(sys.executable).parent
 PARTITIONS = int(os.environ.get("LOAD_PARTITIONS", "50"))
 POOL_LIMIT = 2
 _ASSETS = os.environ.get("LOAD_ASSETS", "source_video")
-SELECTION = pipeline_assets() if _ASSETS == "all" else [name.strip() for name in _ASSETS.split(",")]
+SELECTION = chain_assets() if _ASSETS == "all" else [name.strip() for name in _ASSETS.split(",")]
 DEADLINE_S = 300.0 + 30.0 * PARTITIONS * len(SELECTION) / 2
 QUEUE_BLOCKED = re.compile(r"Run (\S+) is blocked by global concurrency limits")
 

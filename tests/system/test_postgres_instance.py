@@ -8,15 +8,16 @@ import psycopg2
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, instance_for_test, materialize
 
-from pipeline_assets.ingest import source_video
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.source_registry import register_source
-from pipeline_assets.transcribe import transcript
 from resources.ingest import Downloader
 from resources.io_manager import JsonRecordIOManager
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.records import SourceRequest
 from resources.transcribe import Transcriber
+from tests.graph import assets_named
+
+source_video, transcript = assets_named("source_video", "transcript")
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 

@@ -30,7 +30,7 @@ import psycopg2
 import pytest
 import yaml
 
-from pipeline_assets.settings import ENV_PREFIX, PipelineSettings
+from resources.settings import ENV_PREFIX, PipelineSettings
 from tests.system.local_servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,13 +194,13 @@ def test_app_commands_parse_with_the_installed_clis(services: dict[str, dict[str
 
 
 def test_init_migrates_and_writes_the_pool_limits(services: dict[str, dict[str, Any]]) -> None:
-    from pipeline_assets.__main__ import main
+    from cli.__main__ import main
 
     shell, flag, script = services["init"]["command"]
     assert (shell, flag) == ("sh", "-c")
     migrate, pools = (shlex.split(part) for part in script.split("&&"))
     parse_cli(migrate)
-    assert pools == ["python", "-m", "pipeline_assets", "pools"]
+    assert pools == ["shorts", "pools"]
     with pytest.raises(SystemExit) as exited:
         main(["pools", "--help"])
     assert exited.value.code == 0
@@ -211,10 +211,10 @@ def test_init_migrates_and_writes_the_pool_limits(services: dict[str, dict[str, 
 
 
 def test_code_location_module_and_workspace_match(services: dict[str, dict[str, Any]]) -> None:
-    from pipeline_assets.definitions import defs
+    from definitions import defs
 
     command = services["user_code"]["command"]
-    assert command[command.index("-m") + 1] == "pipeline_assets.definitions" and defs is not None
+    assert command[command.index("-m") + 1] == "definitions" and defs is not None
     workspace = yaml.safe_load(host_path(services["webserver"], services["webserver"]["command"][-1]).read_text())
     assert workspace["load_from"] == [
         {

@@ -16,11 +16,11 @@ import psycopg2
 import pytest
 from dagster import instance_for_test
 
-from pipeline_assets.definitions import build_definitions
+from definitions import build_definitions
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.settings import PipelineSettings
-from pipeline_assets.source_registry import register_source
+from resources.media.source_registry import register_source
 from resources.records import SourceRequest
+from resources.settings import PipelineSettings
 from tests.system.local_servers import free_port, wait_for_webserver
 
 ROOT = Path(__file__).resolve().parents[2]

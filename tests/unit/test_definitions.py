@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey
 
-from pipeline_assets.definitions import build_definitions
-from pipeline_assets.settings import PipelineSettings
+from definitions import build_definitions
+from resources.settings import PipelineSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAIN = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]

@@ -18,14 +18,14 @@ def test_dockerfile_installs_the_locked_deps_and_copies_every_package() -> None:
     for package in ["pipeline_assets", "resources", "sensors"]:
         assert f"COPY {package} ./{package}" in text
     assert "apt-get install" in text and " ffmpeg " in text
-    assert "pipeline_assets.definitions" in text
+    assert "definitions" in text
     assert "dagster.yaml" in text
 
 
 def test_workspace_points_at_the_definitions_module() -> None:
     workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
     module = workspace["load_from"][0]["python_module"]
-    assert module["module_name"] == "pipeline_assets.definitions" and module["attribute"] == "defs"
+    assert module["module_name"] == "definitions" and module["attribute"] == "defs"
 
 
 def test_local_dagster_yaml_is_valid_instance_config(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_pyproject_points_dg_at_the_definitions() -> None:
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert config["tool"]["dg"]["project"]["code_location_target_module"] == "pipeline_assets.definitions"
+    assert config["tool"]["dg"]["project"]["code_location_target_module"] == "definitions"
 
 
 @pytest.mark.skipif(
@@ -52,6 +52,6 @@ def test_image_builds_and_loads_the_definitions() -> None:
     subprocess.run(["docker", "build", "-t", "viral-shorts:test", str(ROOT)], check=True, timeout=3000)
     subprocess.run(
         ["docker", "run", "--rm", "viral-shorts:test",
-         "dagster", "definitions", "validate", "-m", "pipeline_assets.definitions"],
+         "dagster", "definitions", "validate", "-m", "definitions"],
         check=True, timeout=600,
     )  # fmt: skip

@@ -9,15 +9,17 @@ from pathlib import Path
 import pytest
 from dagster import AssetExecutionContext, DagsterInstance, Definitions, asset
 
-from pipeline_assets.ingest import source_video
-from pipeline_assets.json_logging import JsonLogFormatter, json_console_logger
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.settings import PipelineSettings
-from pipeline_assets.source_registry import register_source
 from resources.ingest import Downloader
 from resources.io_manager import JsonRecordIOManager
+from resources.json_logging import JsonLogFormatter, json_console_logger
+from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.records import SourceRequest, SourceVideo
+from resources.settings import PipelineSettings
+from tests.graph import assets_named
+
+(source_video,) = assets_named("source_video")
 
 SECRET = "sk-test-must-never-appear-in-logs"
 KEY = "file-jsonlogs"

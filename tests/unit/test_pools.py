@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-
-import pytest
 from dagster import DagsterInstance
 
 from pipeline_assets.pools import POOL_LIMITS, apply_pool_limits, pool_for
+from resources.settings import PipelineSettings
+from tests.graph import assets_named
 
 
 def test_limits_are_written_into_the_instance() -> None:
@@ -22,16 +21,8 @@ def test_every_provider_pool_has_a_limit() -> None:
         assert pool_for(provider) in POOL_LIMITS, provider
 
 
-def test_stage_pool_follows_the_configured_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHORTS_TRANSCRIBE_PROVIDER", "openai")
-    monkeypatch.setenv("SHORTS_AVATAR_PROVIDER", "d-id")
-    import pipeline_assets.avatar
-    import pipeline_assets.transcribe
-
-    try:
-        assert importlib.reload(pipeline_assets.transcribe).transcript.op.pool == "openai"
-        assert importlib.reload(pipeline_assets.avatar).avatar_video.op.pool == "d_id"
-    finally:
-        monkeypatch.undo()
-        importlib.reload(pipeline_assets.transcribe)
-        importlib.reload(pipeline_assets.avatar)
+def test_stage_pool_follows_the_configured_provider() -> None:
+    settings = PipelineSettings(transcribe_provider="openai", avatar_provider="d-id")
+    transcript, avatar_video = assets_named("transcript", "avatar_video", settings=settings)
+    assert transcript.op.pool == "openai"
+    assert avatar_video.op.pool == "d_id"

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
-from pipeline_assets.definitions import build_definitions
+from definitions import build_definitions
 from pipeline_assets.partitions import source_videos
-from pipeline_assets.settings import PipelineSettings
-from pipeline_assets.source_registry import register_source
+from resources.alerts import FailureAlerts
+from resources.media.source_registry import register_source
 from resources.records import SourceRequest
+from resources.settings import PipelineSettings
 from sensors.run_failure_sensor import FailedStep, build_failure_message, first_lines, run_failure_sensor
 
 KEY = "file-missing0001"
@@ -84,10 +85,9 @@ def test_failed_run_posts_video_asset_error_and_link(
     settings: PipelineSettings, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SHORTS_FAILURE_WEBHOOK_URL", receiver.url)
-    monkeypatch.setenv("SHORTS_UI_BASE_URL", "http://dagster.internal:3000/")
     context = failed_run_context(settings, tmp_path)
 
-    run_failure_sensor(context)
+    run_failure_sensor(context, failure_alerts=FailureAlerts(ui_base_url="http://dagster.internal:3000/"))
 
     assert len(receiver.bodies) == 1
     body = receiver.bodies[0]
@@ -105,7 +105,7 @@ def test_without_a_webhook_url_nothing_is_sent(
     settings: PipelineSettings, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SHORTS_FAILURE_WEBHOOK_URL", raising=False)
-    run_failure_sensor(failed_run_context(settings, tmp_path))
+    run_failure_sensor(failed_run_context(settings, tmp_path), failure_alerts=FailureAlerts())
     assert receiver.bodies == []
 
 
@@ -116,7 +116,7 @@ def test_an_unreachable_webhook_is_logged_not_raised(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("SHORTS_FAILURE_WEBHOOK_URL", f"http://127.0.0.1:{port}/hook")
-    run_failure_sensor(failed_run_context(settings, tmp_path))  # no exception
+    run_failure_sensor(failed_run_context(settings, tmp_path), failure_alerts=FailureAlerts())  # no exception
 
 
 def test_message_names_video_asset_error_and_link() -> None:
@@ -126,7 +126,7 @@ def test_message_names_video_asset_error_and_link() -> None:
         partition="tiktok-42",
         failed_steps=[FailedStep("x_post", "x_post", "x_post[tiktok-42]: HTTP 403 duplicate; fix it\nmore detail")],
         run_error="ignored when steps failed",
-        ui_base_url="http://127.0.0.1:3000",
+        run_url=FailureAlerts().run_url("0123456789abcdef"),
     )
     assert message["text"] == (
         "Run failed: short_pipeline_job, video tiktok-42, asset x_post: x_post[tiktok-42]: HTTP 403 duplicate; "
@@ -144,7 +144,7 @@ def test_a_run_that_failed_before_any_step_reports_the_run_error() -> None:
         partition=None,
         failed_steps=[],
         run_error="code location failed to load",
-        ui_base_url="http://ui",
+        run_url="http://ui/runs/r1",
     )
     assert "(no partition)" in message["text"] and "code location failed to load" in message["text"]
 

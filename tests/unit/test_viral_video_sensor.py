@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,12 +13,13 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, DagsterRun, SensorEvaluationContext, SensorResult, SkipReason, build_sensor_context
 
-from pipeline_assets.source_registry import lookup_source
 from resources.discovery.candidates import Candidate, SourceError
+from resources.discovery.configured import Discovery, DiscoverySources, FixedDiscovery
 from resources.discovery.virality import Snapshot, ViralityRules, evaluate, human, score
+from resources.media.source_registry import lookup_source
 from resources.media.store import MediaStore
 from sensors import viral_video_sensor as module
-from sensors.viral_video_sensor import Discovery, evaluate_tick, partition_key_for, viral_video_sensor
+from sensors.viral_video_sensor import evaluate_tick, partition_key_for, viral_video_sensor
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -241,9 +243,13 @@ def store(tmp_path: Path) -> MediaStore:
     return MediaStore(root=str(tmp_path / "media"))
 
 
+# The `discovery_sources` resource `tick` gives the sensor; tests point it at stub sources or a file.
+DISCOVERY: Any = DiscoverySources(config_path="discovery-file-not-set-by-this-test.yaml")
+
+
 def use_sources(monkeypatch: pytest.MonkeyPatch, *sources: Any, **options: Any) -> None:
-    """Point the sensor at stub sources (its own seam: `load_discovery`)."""
-    monkeypatch.setattr(module, "load_discovery", lambda: Discovery(list(sources), **options))
+    """Point the sensor at stub sources (its resource seam: `discovery_sources.load()`)."""
+    monkeypatch.setattr(sys.modules[__name__], "DISCOVERY", FixedDiscovery(Discovery(list(sources), **options)))
 
 
 def recent(video_id: str, views: int = 200_000, **facts: Any) -> Candidate:
@@ -252,7 +258,8 @@ def recent(video_id: str, views: int = 200_000, **facts: Any) -> Candidate:
 
 
 def tick(instance: DagsterInstance, store: MediaStore, cursor: str | None) -> SensorResult:
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"media_store": store})
+    resources = {"media_store": store, "discovery_sources": DISCOVERY}
+    context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
     result = viral_video_sensor(context)
     assert isinstance(result, SensorResult)
     return result
@@ -409,8 +416,8 @@ def test_explicitly_listed_urls_without_metrics_are_run(
 def test_missing_config_skips_and_says_how_to_create_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance, store: MediaStore
 ) -> None:
-    monkeypatch.setenv("SHORTS_DISCOVERY_CONFIG", str(tmp_path / "discovery.yaml"))
-    context = build_sensor_context(instance=instance, resources={"media_store": store})
+    missing = DiscoverySources(config_path=str(tmp_path / "discovery.yaml"))
+    context = build_sensor_context(instance=instance, resources={"media_store": store, "discovery_sources": missing})
     result = viral_video_sensor(context)
     assert isinstance(result, SkipReason)
     assert "no discovery config" in (result.skip_message or "") and "sources:" in (result.skip_message or "")
@@ -424,7 +431,7 @@ def test_a_real_discovery_file_with_a_url_list_runs_its_urls(
         "sources:\n  - kind: url_list\n    name: picks\n    urls:\n"
         "      - https://www.tiktok.com/@scout2015/video/6718335390845095173\n"
     )
-    monkeypatch.setenv("SHORTS_DISCOVERY_CONFIG", str(config))
+    monkeypatch.setattr(sys.modules[__name__], "DISCOVERY", DiscoverySources(config_path=str(config)))
     result = tick(instance, store, None)
     assert added(result) == ["tiktok-6718335390845095173"]
     registered = lookup_source(store, "tiktok-6718335390845095173")

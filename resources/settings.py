@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from resources.catalog import DEFAULT_UI_URL
 from resources.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,10 @@ class PipelineSettings(BaseModel):
     facebook_page_id: str = ""
     linkedin_author_urn: str = ""
     caption_templates_json: str = Field(default="", description='Per platform, e.g. {"x": "{title} {hashtags}"}.')
+    # What the sensors read (the failure webhook's URL is a secret: FailureAlerts reads it at send time).
+    watch_dir: str = Field(default="", description="Folder `folder_watch_sensor` watches; empty = <data dir>/inbox.")
+    discovery_config: str = Field(default="", description="`viral_video_sensor`'s sources; empty = ./discovery.yaml.")
+    ui_base_url: str = Field(default=DEFAULT_UI_URL, description="The Dagster UI, for links in failure alerts.")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> PipelineSettings:
@@ -95,3 +100,22 @@ class PipelineSettings(BaseModel):
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def watch_path(self) -> Path:
+        return Path(self.watch_dir).expanduser() if self.watch_dir else self.data_path / "inbox"
+
+    @property
+    def discovery_config_path(self) -> Path:
+        return Path(self.discovery_config).expanduser() if self.discovery_config else PROJECT_ROOT / "discovery.yaml"
+
+    def stage_providers(self) -> dict[str, str]:
+        """The provider each stage's resource is configured with (what its pool is named after)."""
+        return {
+            "source_video": "yt-dlp",
+            "transcript": self.transcribe_provider,
+            "script": self.rewrite_provider,
+            "voiceover": self.voice_provider,
+            "avatar_video": self.avatar_provider,
+            "short_video": "ffmpeg",
+        }

@@ -1,13 +1,12 @@
 """Health of a running deployment: webserver, daemon, instance database and MediaStore, one line each.
 
-`python -m pipeline_assets health [--url http://127.0.0.1:3000] [--json]` exits 0 when every component is
+`shorts health [--url http://127.0.0.1:3000] [--json]` exits 0 when every component is
 healthy, 1 otherwise. Each check is independent: one broken component never hides the state of the others.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -17,14 +16,14 @@ from urllib.parse import urlparse
 import httpx
 from pydantic import BaseModel, Field, computed_field
 
-from pipeline_assets.settings import PipelineSettings
+from cli.instance import ensure_dagster_home
+from cli.webserver import add_url_argument
+from resources.media.store import MediaStore
+from resources.settings import PipelineSettings
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from resources.media.store import MediaStore
-
-DEFAULT_UI_URL = "http://127.0.0.1:3000"
 HEARTBEAT_MAX_AGE_S = 60.0  # the daemon beats every 30 s: two missed beats means it is gone
 HTTP_TIMEOUT_S = 5.0
 NEEDS_INSTANCE = ("database", "daemon")
@@ -72,9 +71,7 @@ def check_health(*, ui_url: str, settings: PipelineSettings | None = None) -> He
         with instance:
             components.append(_timed("database", lambda: _check_database(instance)))
             components.append(_timed("daemon", lambda: _check_daemon(instance)))
-    from pipeline_assets.definitions import build_resources  # a heavy import: kept out of the timed check
-
-    store: MediaStore = build_resources(settings)["media_store"]
+    store = MediaStore.from_settings(settings)
     components.append(_timed("media_store", lambda: _check_media_store(store)))
     return HealthReport(components=components)
 
@@ -181,26 +178,17 @@ def _delete(store: MediaStore, key: str) -> None:
         store._s3().delete_object(Bucket=store.bucket, Key=store._s3_key(key))
 
 
-def add_health_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add the `health` subcommand to the CLI's subparsers."""
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `health` command."""
     parser = subparsers.add_parser("health", help="check webserver, daemon, database and media store")
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("SHORTS_UI_BASE_URL", DEFAULT_UI_URL),
-        help="the Dagster webserver (default: $SHORTS_UI_BASE_URL or %(default)s)",
-    )
+    add_url_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    return parser
+    parser.set_defaults(run=run)
 
 
-def run_health(args: argparse.Namespace) -> int:
-    """Run the `health` subcommand: print the report; 0 when every component is healthy, 1 otherwise."""
-    from pipeline_assets.demo import ensure_dagster_home
-
+def run(args: argparse.Namespace) -> int:
+    """Print the report; 0 when every component is healthy, 1 otherwise."""
     ensure_dagster_home()
     report = check_health(ui_url=args.url)
-    if args.json:
-        print(report.model_dump_json(indent=2))
-    else:
-        print("\n".join(report.lines()))
+    print(report.model_dump_json(indent=2) if args.json else "\n".join(report.lines()))
     return 0 if report.ok else 1

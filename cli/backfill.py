@@ -1,4 +1,4 @@
-"""`python -m pipeline_assets backfill`: launch a backfill on a running webserver, as the UI's "Materialize" does.
+"""`shorts backfill`: launch a backfill on a running webserver, as the UI's "Materialize" does.
 
 It posts the UI's own GraphQL mutation (`launchPartitionBackfill` with an asset selection), so the backfill
 daemon turns it into one queued run per partition, the run queue and the per-API pools pace them, and the
@@ -8,27 +8,14 @@ backfill shows on the UI's Backfills page like one launched by hand.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from dataclasses import dataclass
 
 import httpx
 
-from pipeline_assets.intake import DEFAULT_UI_URL, TIMEOUT_S, check_reachable, graphql_call
+from cli.webserver import TIMEOUT_S, add_url_argument, check_reachable, graphql_call
+from resources.catalog import DEFAULT_UI_URL, STAGES, chain_assets
 from resources.errors import InputRejected, PipelineError
 from resources.partition_keys import validate_partition_key
-
-# The stages of `short_pipeline_job`, upstream first (names match the asset functions).
-STAGE_ASSETS = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
-
-
-def pipeline_assets() -> list[str]:
-    """Every asset of `short_pipeline_job`: the stages, then one post per platform."""
-    # Imported here: the publishing package loads SQLAlchemy, and this module loads for every CLI command.
-    from resources.publish import PLATFORMS
-
-    return STAGE_ASSETS + [f"{platform}_post" for platform in PLATFORMS]
-
 
 LAUNCH_BACKFILL = """
 mutation LaunchBackfill($params: LaunchBackfillParams!) {
@@ -59,7 +46,7 @@ def launch_backfill(
     title: str = "",
 ) -> Backfill:
     """Backfill `assets` (default: the whole chain) for `partition_keys` (None: every partition)."""
-    known = pipeline_assets()
+    known = chain_assets()
     assets = list(assets or known)
     unknown = sorted(set(assets) - set(known))
     if unknown:
@@ -83,38 +70,30 @@ def launch_backfill(
         return Backfill(backfill_id, f"{base}/runs/b/{backfill_id}")
     if result["__typename"] == "PartitionKeysNotFoundError":
         raise InputRejected(
-            f"partitions {result['partitionKeys']} do not exist; add them first (`python -m pipeline_assets submit`, "
+            f"partitions {result['partitionKeys']} do not exist; add them first (`shorts submit`, "
             "the sensors, or the UI's partitions page)"
         )
     raise PipelineError(f"launching the backfill failed: {result.get('message', result['__typename'])}")
 
 
-def add_backfill_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `backfill` subcommand to the CLI's subparsers."""
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `backfill` command."""
     parser = subparsers.add_parser("backfill", help="launch a backfill of partitions on a running webserver")
     parser.add_argument("partitions", nargs="*", help="partition keys, e.g. tiktok-7301234567890123456")
     parser.add_argument("--all", action="store_true", help="every partition of source_videos")
     parser.add_argument(
-        "--assets", default="", help=f"comma-separated subset of the chain (default: all of {','.join(STAGE_ASSETS)}…)"
+        "--assets", default="", help=f"comma-separated subset of the chain (default: all of {','.join(STAGES)}…)"
     )
     parser.add_argument("--title", default="", help="shown on the UI's Backfills page")
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("SHORTS_UI_BASE_URL", DEFAULT_UI_URL),
-        help="the Dagster webserver (default: $SHORTS_UI_BASE_URL or %(default)s)",
-    )
+    add_url_argument(parser)
+    parser.set_defaults(run=run)
 
 
-def run_backfill(args: argparse.Namespace) -> int:
-    """Run the `backfill` subcommand; 0 with the backfill's URL, 1 with a message."""
+def run(args: argparse.Namespace) -> int:
+    """0 with the backfill's URL (InputRejected for a bad selection)."""
     if args.all == bool(args.partitions):
-        print("error: give partition keys or --all (not both)", file=sys.stderr)
-        return 1
+        raise InputRejected("give partition keys or --all (not both)")
     assets = [name.strip() for name in args.assets.split(",") if name.strip()] or None
-    try:
-        done = launch_backfill(None if args.all else args.partitions, assets=assets, url=args.url, title=args.title)
-    except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    done = launch_backfill(None if args.all else args.partitions, assets=assets, url=args.url, title=args.title)
     print(f"backfill {done.backfill_id} launched: {done.url}")
     return 0

@@ -1,10 +1,16 @@
-"""The code location: one explicit Definitions assembling assets, jobs, sensors and resources."""
+"""The code location: the one module that sees assets, sensors and resources together.
+
+Settings are read from the SHORTS_* environment once, here (`defs`), and reach everything else as resources
+or as the arguments the assets are made with (their pools). workspace.yaml, `dg` and the Docker code server
+load `definitions:defs`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dagster import (
+    AssetsDefinition,
     Definitions,
     ExecutorDefinition,
     colored_console_logger,
@@ -16,20 +22,24 @@ from pipeline_assets.approval import approve_short_job, short_approval
 from pipeline_assets.avatar import avatar_video
 from pipeline_assets.ingest import source_video
 from pipeline_assets.jobs import short_pipeline_job
-from pipeline_assets.json_logging import json_console_logger
-from pipeline_assets.publish import post_assets, publisher_key
+from pipeline_assets.pools import stage_pools
+from pipeline_assets.publish import post_assets
 from pipeline_assets.render import short_video
 from pipeline_assets.rewrite import script
-from pipeline_assets.settings import PipelineSettings
 from pipeline_assets.transcribe import transcript
 from pipeline_assets.voice import voiceover
+from resources.alerts import FailureAlerts
 from resources.avatar import AvatarRenderer
+from resources.catalog import PLATFORMS, publisher_key
+from resources.discovery.configured import DiscoverySources, WatchFolder
 from resources.ingest import Downloader
 from resources.io_manager import JsonRecordIOManager
+from resources.json_logging import json_console_logger
 from resources.media.store import MediaStore
-from resources.publish import PLATFORMS, Publisher
+from resources.publish import Publisher
 from resources.render import Renderer
 from resources.rewrite import Rewriter
+from resources.settings import PipelineSettings
 from resources.transcribe import Transcriber
 from resources.voice import Speaker
 from sensors.folder_watch_sensor import folder_watch_sensor
@@ -46,13 +56,7 @@ forkserver_executor: ExecutorDefinition = multiprocess_executor.configured(
 def build_resources(settings: PipelineSettings) -> dict[str, Any]:
     """Every resource the assets need, configured from `settings`."""
     data = settings.data_path
-    media_store = MediaStore(
-        backend=settings.media_backend,
-        root=str(data / "media"),
-        bucket=settings.s3_bucket,
-        prefix=settings.s3_prefix,
-        endpoint_url=settings.s3_endpoint_url,
-    )
+    media_store = MediaStore.from_settings(settings)
     resources: dict[str, Any] = {
         "media_store": media_store,
         "io_manager": JsonRecordIOManager(media_store=media_store),
@@ -87,6 +91,9 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
             timeout_s=settings.avatar_timeout_s,
         ),
         "renderer": Renderer(layout=settings.layout, watermark_text=settings.watermark_text),
+        "discovery_sources": DiscoverySources(config_path=str(settings.discovery_config_path)),
+        "watch_folder": WatchFolder(path=str(settings.watch_path)),
+        "failure_alerts": FailureAlerts(ui_base_url=settings.ui_base_url),
     }
     accounts = {
         "instagram": settings.instagram_account_id,
@@ -108,11 +115,21 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
     return resources
 
 
-def build_definitions(settings: PipelineSettings | None = None) -> Definitions:
-    """The Definitions for `settings` (default: from SHORTS_* environment variables)."""
-    settings = settings or PipelineSettings.from_env()
+# The stages in the order of the chain (resources.catalog.STAGES names them).
+STAGES = (source_video, transcript, script, voiceover, avatar_video, short_video)
+
+
+def build_assets(settings: PipelineSettings) -> list[AssetsDefinition]:
+    """Every asset: the stages, each in the pool of its configured provider, the posts and the approval."""
+    pools, providers = stage_pools(settings), settings.stage_providers()
+    stages = [stage.asset(pool=pools[stage.name], provider=providers[stage.name]) for stage in STAGES]
+    return [*stages, *post_assets, short_approval]
+
+
+def build_definitions(settings: PipelineSettings) -> Definitions:
+    """The Definitions for `settings`."""
     return Definitions(
-        assets=[source_video, transcript, script, voiceover, avatar_video, short_video, *post_assets, short_approval],
+        assets=build_assets(settings),
         jobs=[short_pipeline_job, approve_short_job],
         sensors=[viral_video_sensor, folder_watch_sensor, run_failure_sensor],
         resources=build_resources(settings),
@@ -122,4 +139,4 @@ def build_definitions(settings: PipelineSettings | None = None) -> Definitions:
     )
 
 
-defs = build_definitions()
+defs = build_definitions(PipelineSettings.from_env())

@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-import os
-import shutil
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 from dagster import DagsterInstance
 
-from pipeline_assets.partitions import source_videos
-from pipeline_assets.pools import apply_pool_limits
-from pipeline_assets.sample_source import make_sample_source
-from pipeline_assets.settings import PROJECT_ROOT, PipelineSettings
-from pipeline_assets.source_registry import register_source
+from cli.instance import ensure_dagster_home
+from cli.sample_source import make_sample_source
+from resources.catalog import PARTITIONS_NAME, PIPELINE_JOB, STAGES
 from resources.errors import PipelineError
 from resources.ingest.downloader import is_url
+from resources.media.source_registry import register_source
 from resources.partition_keys import key_for_source, validate_partition_key
 from resources.records import ShortVideo, SourceRequest
-
-STAGES = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
-
-
-def ensure_dagster_home() -> Path:
-    """Use $DAGSTER_HOME, or the project's `.dagster_home` seeded with the project's dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
+from resources.settings import PipelineSettings
 
 
 def run_demo(source: str | None, *, layout: str = "") -> Path:
     """Run every asset for `source` (default: a generated sample) and return the finished short's local path."""
     ensure_dagster_home()
-    from pipeline_assets.definitions import build_definitions
+    # Imported here: loading the code location is the slow part, and `--help` should not pay for it.
+    from definitions import build_definitions
+    from pipeline_assets.pools import apply_pool_limits
 
     settings = PipelineSettings.from_env()
     if not source:
@@ -56,13 +45,13 @@ def run_demo(source: str | None, *, layout: str = "") -> Path:
     register_source(resources["media_store"], SourceRequest(partition_key=key, source=source, reason="make demo"))
     instance = DagsterInstance.get()
     apply_pool_limits(instance)
-    instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
+    instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
     print(f"partition {key}: running the whole chain (UI: make dev)", flush=True)
     # INFO keeps the console to step progress and warnings; every event is still in the UI.
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if layout:
         run_config["ops"] = {"short_video": {"config": {"layout": layout}}}
-    result = defs.resolve_job_def("short_pipeline_job").execute_in_process(
+    result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
         instance=instance, partition_key=key, raise_on_error=False, run_config=run_config
     )
     for event in result.all_events:
@@ -77,3 +66,17 @@ def run_demo(source: str | None, *, layout: str = "") -> Path:
     short = result.output_for_node("short_video")
     assert isinstance(short, ShortVideo)
     return resources["media_store"].local_path(short.uri).resolve()
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `demo` command."""
+    parser = subparsers.add_parser("demo", help="turn one video (default: a generated sample) into a short")
+    parser.add_argument("--source", default="", help="video URL or local file")
+    parser.add_argument("--layout", default="", choices=["", "avatar_over_blur", "split_screen"])
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the finished short's path as the last line."""
+    print(run_demo(args.source or None, layout=args.layout))
+    return 0

@@ -1,21 +1,24 @@
 """Prometheus metrics read from the Dagster instance: stage durations, failures, retries, cost and posts.
 
-`python -m pipeline_assets metrics --port 9108` serves them at /metrics (Prometheus text format 0.0.4); the
+`shorts metrics --port 9108` serves them at /metrics (Prometheus text format 0.0.4); the
 Grafana dashboard in deploy/grafana/ plots them. Reading the event log (instead of instrumenting each step)
 keeps one source of truth: what the UI shows is what Prometheus scrapes.
 """
 
 from __future__ import annotations
 
+import argparse
 import http.server
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, EventRecordsFilter, RunsFilter
 
-STAGES = ("source_video", "transcript", "script", "voiceover", "avatar_video", "short_video")
-PLATFORMS = ("youtube", "tiktok", "instagram", "facebook", "x", "linkedin")
+from cli.instance import ensure_dagster_home
+from resources.catalog import chain_assets
+
 WINDOW = 5000  # newest events read per series: bounded work per scrape
 
 
@@ -41,7 +44,7 @@ def collect(instance: DagsterInstance) -> str:
     seconds: dict[str, list[float]] = defaultdict(list)
     cost: defaultdict[str, float] = defaultdict(float)
     posts: Counter[tuple[str, str]] = Counter()
-    for asset in [*STAGES, *(f"{platform}_post" for platform in PLATFORMS)]:
+    for asset in chain_assets():
         result = instance.fetch_materializations(AssetKey(asset), limit=WINDOW)
         for record in result.records:
             materialization = record.asset_materialization
@@ -113,3 +116,24 @@ def serve(instance: DagsterInstance, *, host: str = "127.0.0.1", port: int = 910
     server = http.server.ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `metrics` command."""
+    parser = subparsers.add_parser("metrics", help="serve Prometheus metrics from the Dagster instance")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9108)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    ensure_dagster_home()
+    server = serve(DagsterInstance.get(), host=args.host, port=args.port)
+    print(f"serving http://{args.host}:{args.port}/metrics (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0

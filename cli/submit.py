@@ -1,4 +1,4 @@
-"""Manual intake: `python -m pipeline_assets submit URL_OR_FILE` turns one video into a run on a running webserver.
+"""Manual intake: `shorts submit URL_OR_FILE` turns one video into a run on a running webserver.
 
 It goes through the webserver's GraphQL API, the same path as the UI (add the partition, launch the job), so
 the run is queued, launched and shown exactly like one started by hand. The source is registered in the
@@ -8,31 +8,29 @@ MediaStore of *this* process's settings: the webserver must share them (same `SH
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 
-from pipeline_assets.jobs import short_pipeline_job
-from pipeline_assets.partitions import source_videos
-from pipeline_assets.settings import PipelineSettings
-from pipeline_assets.source_registry import register_source
+from cli.webserver import REPOSITORY_SELECTOR, TIMEOUT_S, add_url_argument, check_reachable, graphql_call
+from resources.catalog import (
+    DEFAULT_UI_URL,
+    LOCATION_NAME,
+    PARTITION_TAG,
+    PARTITIONS_NAME,
+    PIPELINE_JOB,
+    REPOSITORY_NAME,
+)
 from resources.errors import InputRejected, PipelineError
 from resources.ingest.downloader import is_url
 from resources.ingest.url_safety import check_remote_url
+from resources.media.source_registry import register_source
+from resources.media.store import MediaStore
 from resources.partition_keys import key_for_source, validate_partition_key
 from resources.records import SourceRequest
-
-DEFAULT_UI_URL = "http://127.0.0.1:3000"
-LOCATION_NAME = "viral_shorts"  # workspace.yaml's location_name
-REPOSITORY_NAME = "__repository__"  # the implicit repository of a `Definitions` object
-PARTITIONS_DEF_NAME = source_videos.name or "source_videos"
-PARTITION_TAG = "dagster/partition"
-TIMEOUT_S = 30.0
+from resources.settings import PipelineSettings
 
 ADD_PARTITION = """
 mutation AddPartition($selector: RepositorySelector!, $partitionsDefName: String!, $partitionKey: String!) {
@@ -84,13 +82,10 @@ def submit_source(source: str, *, url: str = DEFAULT_UI_URL, reason: str = "manu
     source = normalize_source(source)
     key = validate_partition_key(key_for_source(source))
     base = url.rstrip("/")
-    # Imported here: loading every asset module is slow, and `add_submit_parser` runs for every CLI command.
-    from pipeline_assets.definitions import build_resources
-
     with httpx.Client(base_url=base, timeout=TIMEOUT_S) as client:
         check_reachable(client, base)
         register_source(
-            build_resources(PipelineSettings.from_env())["media_store"],
+            MediaStore.from_settings(PipelineSettings.from_env()),
             SourceRequest(partition_key=key, source=source, reason=reason),
         )
         _add_partition(client, key)
@@ -107,31 +102,10 @@ def submit(source: str, *, url: str = DEFAULT_UI_URL, reason: str = "manual") ->
     return submit_source(source, url=url, reason=reason).run_id
 
 
-def check_reachable(client: httpx.Client, base: str) -> None:
-    try:
-        client.get("/server_info").raise_for_status()
-    except httpx.HTTPError as exc:
-        raise PipelineError(
-            f"the Dagster webserver at {base} is not reachable ({exc}); start it with `make dev` or pass --url"
-        ) from exc
-
-
-def graphql_call(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    try:
-        response = client.post("/graphql", json={"query": query, "variables": variables})
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise PipelineError(f"GraphQL request to {client.base_url} failed ({exc}); is it a Dagster webserver?") from exc
-    body: dict[str, Any] = response.json()
-    if body.get("errors"):
-        raise PipelineError(f"GraphQL error from {client.base_url}: {body['errors'][0].get('message', body['errors'])}")
-    return dict(body["data"])
-
-
 def _add_partition(client: httpx.Client, key: str) -> None:
     variables = {
-        "selector": {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME},
-        "partitionsDefName": PARTITIONS_DEF_NAME,
+        "selector": REPOSITORY_SELECTOR,
+        "partitionsDefName": PARTITIONS_NAME,
         "partitionKey": key,
     }
     result = graphql_call(client, ADD_PARTITION, variables)["addDynamicPartition"]
@@ -144,7 +118,7 @@ def _add_partition(client: httpx.Client, key: str) -> None:
 
 
 def _latest_run(client: httpx.Client, key: str) -> tuple[str, str] | None:
-    variables = {"filter": {"pipelineName": short_pipeline_job.name, "tags": [{"key": PARTITION_TAG, "value": key}]}}
+    variables = {"filter": {"pipelineName": PIPELINE_JOB, "tags": [{"key": PARTITION_TAG, "value": key}]}}
     result = graphql_call(client, RUNS_FOR_PARTITION, variables)["runsOrError"]
     if result["__typename"] != "Runs":
         raise PipelineError(f"listing the runs of partition {key} failed: {result.get('message')}")
@@ -165,37 +139,29 @@ def _launch(base: str, key: str) -> str:
     )
     try:
         return client.submit_job_execution(
-            short_pipeline_job.name,
+            PIPELINE_JOB,
             repository_location_name=LOCATION_NAME,
             repository_name=REPOSITORY_NAME,
             tags={PARTITION_TAG: key},
         )
     except DagsterGraphQLClientError as exc:
-        raise PipelineError(f"launching {short_pipeline_job.name} for {key} failed: {exc} {exc.body or ''}") from exc
+        raise PipelineError(f"launching {PIPELINE_JOB} for {key} failed: {exc} {exc.body or ''}") from exc
 
 
-def add_submit_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add the `submit` subcommand to the CLI's subparsers."""
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `submit` command."""
     parser = subparsers.add_parser(
         "submit", help="add one video URL or file as a partition and launch its run on a running webserver"
     )
     parser.add_argument("source", help="video URL or local file")
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("SHORTS_UI_BASE_URL", DEFAULT_UI_URL),
-        help="the Dagster webserver (default: $SHORTS_UI_BASE_URL or %(default)s)",
-    )
+    add_url_argument(parser)
     parser.add_argument("--reason", default="manual", help="why this video was chosen (stored with the source)")
-    return parser
+    parser.set_defaults(run=run)
 
 
-def run_submit(args: argparse.Namespace) -> int:
-    """Run the `submit` subcommand; 0 when a run was launched or already exists, 1 with a message otherwise."""
-    try:
-        done = submit_source(args.source, url=args.url, reason=args.reason)
-    except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+def run(args: argparse.Namespace) -> int:
+    """0 when a run was launched or already exists (PipelineError otherwise)."""
+    done = submit_source(args.source, url=args.url, reason=args.reason)
     if done.launched:
         print(f"partition {done.partition_key}: launched run {done.run_id}: {done.run_url}")
     else:
