@@ -6,16 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext, Config, MetadataValue, Output
 from pydantic import Field
 
-from pipeline_assets.stage_runtime import (
-    Stopwatch,
-    fingerprint,
-    media_metadata,
-    reuse_or_build,
-    scratch,
-    stage,
-    stage_failures,
-    stage_prefix,
-)
+from pipeline_assets.stage_runtime import StageRun, Workspace, media_metadata, stage
 from resources.errors import InputRejected
 from resources.ingest import Downloader
 from resources.media.probe import probe
@@ -31,39 +22,35 @@ class SourceVideoConfig(Config):
     source: str = Field(default="", description="URL or local file; empty = the partition's registered source.")
 
 
-@stage(
-    description="The source video, fetched with yt-dlp (or copied from a local file) and probed with PyAV.",
-)
+@stage(description="The source video, fetched with yt-dlp (or copied from a local file) and probed with PyAV.")
 def source_video(
     context: AssetExecutionContext, config: SourceVideoConfig, media_store: MediaStore, downloader: Downloader
 ) -> Iterator[Output[SourceVideo]]:
-    clock = Stopwatch()
+    run = StageRun(context, media_store)
 
-    def build() -> SourceVideo:
-        with scratch(media_store, f"source-{key}") as workdir:
-            fetched = downloader.fetch(source, workdir)
-            facts = probe(fetched.path)
-            if not facts.has_video:
-                raise InputRejected(f"{fetched.path.name} has no video stream; provide a video, not audio only")
-            if facts.duration_s > downloader.max_duration_s:
-                raise InputRejected(
-                    f"the source is {facts.duration_s:.0f} s long, over the {downloader.max_duration_s:.0f} s limit; "
-                    "trim it or raise max_duration_s on the downloader"
-                )
-            suffix = fetched.path.suffix.lower() or ".mp4"
-            return SourceVideo(
-                partition_key=key,
-                source=source,
-                uri=media_store.put_file(fetched.path, f"{prefix}/source{suffix}"),
-                title=fetched.title,
-                uploader=fetched.uploader,
-                webpage_url=fetched.webpage_url,
-                sha256=file_sha256(fetched.path),
-                facts=facts,
-                provider=f"{downloader.provider}:{fetched.extractor}",
+    def build(space: Workspace) -> SourceVideo:
+        fetched = downloader.fetch(source, space.workdir)
+        facts = probe(fetched.path)
+        if not facts.has_video:
+            raise InputRejected(f"{fetched.path.name} has no video stream; provide a video, not audio only")
+        if facts.duration_s > downloader.max_duration_s:
+            raise InputRejected(
+                f"the source is {facts.duration_s:.0f} s long, over the {downloader.max_duration_s:.0f} s limit; "
+                "trim it or raise max_duration_s on the downloader"
             )
+        return SourceVideo(
+            partition_key=key,
+            source=source,
+            uri=space.put(fetched.path, f"source{fetched.path.suffix.lower() or '.mp4'}"),
+            title=fetched.title,
+            uploader=fetched.uploader,
+            webpage_url=fetched.webpage_url,
+            sha256=file_sha256(fetched.path),
+            facts=facts,
+            provider=f"{downloader.provider}:{fetched.extractor}",
+        )
 
-    with stage_failures(context):
+    with run.failures():
         key = validate_partition_key(context.partition_key)
         source, reason = config.source, ""
         if not source:
@@ -74,9 +61,8 @@ def source_video(
                     "`source: <url or file>` or add it with `make demo SOURCE=...`"
                 )
             source, reason = request.source, request.reason
-        prefix = stage_prefix(key, "source_video", fingerprint(source))
-        record, cached = reuse_or_build(media_store, prefix, SourceVideo, build, lambda r: [r.uri])
-    yield Output(record, metadata={**_metadata(record, reason), "cached": cached, "elapsed_s": clock.seconds})
+        record = run.reuse_or_build(SourceVideo, [source], build, lambda r: [r.uri])
+    yield run.output(record, _metadata(record, reason))
 
 
 def _metadata(record: SourceVideo, reason: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output
 
 from pipeline_assets.approval import find_approval
-from pipeline_assets.stage_runtime import Stopwatch, stage, stage_failures
+from pipeline_assets.stage_runtime import StageRun, stage
 from resources.catalog import PLATFORMS, post_asset, publisher_key
 from resources.errors import InputRejected
 from resources.media.store import MediaStore
@@ -33,10 +33,10 @@ def build_post_asset(platform: str) -> AssetsDefinition:
     def _post(
         context: AssetExecutionContext, short_video: ShortVideo, script: Script, source_video: SourceVideo
     ) -> Iterator[Output[Post]]:
-        clock = Stopwatch()
         publisher: Publisher = getattr(context.resources, publisher_key(platform))
         store: MediaStore = context.resources.media_store
-        with stage_failures(context):
+        run = StageRun(context, store)
+        with run.failures():
             if short_video.quality_problems:
                 raise InputRejected(
                     "refusing to publish a short that failed its quality checks ("
@@ -73,9 +73,8 @@ def build_post_asset(platform: str) -> AssetsDefinition:
             "provider": post.provider,
             "size_mb": round(short_video.facts.size_bytes / 1_048_576, 2),
             "caption": MetadataValue.md(post.caption),
-            "elapsed_s": clock.seconds,
         }
-        yield Output(post, metadata=meta)
+        yield run.output(post, meta)
 
     # Every publisher (outbox or API) shares its platform's pool: one upload per platform at a time.
     return _post.asset(pool=f"{platform}_api", provider=platform)

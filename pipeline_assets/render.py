@@ -14,16 +14,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from pipeline_assets.stage_runtime import (
-    Stopwatch,
-    fingerprint,
-    media_metadata,
-    reuse_or_build,
-    scratch,
-    stage,
-    stage_failures,
-    stage_prefix,
-)
+from pipeline_assets.stage_runtime import StageRun, Workspace, media_metadata, stage
 from resources.media.probe import probe
 from resources.media.store import MediaStore
 from resources.records import AvatarVideo, Script, ShortVideo, SourceVideo, Transcript, Voiceover
@@ -67,39 +58,35 @@ def short_video(
     media_store: MediaStore,
     renderer: Renderer,
 ) -> Iterator[Output[ShortVideo] | AssetCheckResult]:
-    clock = Stopwatch()
+    run = StageRun(context, media_store)
     layout = config.layout or renderer.layout
 
-    def build() -> ShortVideo:
-        with scratch(media_store, f"render-{context.partition_key}") as workdir:
-            out, subs = workdir / "short.mp4", workdir / "subtitles.ass"
-            renderer.render(
-                source_path=media_store.local_path(source_video.uri),
-                avatar_path=media_store.local_path(avatar_video.uri),
-                voice_path=media_store.local_path(voiceover.uri),
-                cues=voiceover.cues,
-                duration_s=voiceover.duration_s,
-                out_path=out,
-                subtitles_path=subs,
-                layout=layout,
-            )
-            made = ShortVideo(
-                uri=media_store.put_file(out, f"{prefix}/short.mp4"),
-                subtitles_uri=media_store.put_file(subs, f"{prefix}/subtitles.ass"),
-                facts=probe(out),
-                layout=layout,
-                integrated_lufs=round(measure_lufs(out), 2),
-            )
-            # Kept on the record so publishing can refuse a bad short even in a later run.
-            problems = quality_problems(
-                made, expected_duration_s=voiceover.duration_s, target_lufs=renderer.target_lufs
-            )
-            return made.model_copy(update={"quality_problems": problems})
+    def build(space: Workspace) -> ShortVideo:
+        out, subs = space.workdir / "short.mp4", space.workdir / "subtitles.ass"
+        renderer.render(
+            source_path=media_store.local_path(source_video.uri),
+            avatar_path=media_store.local_path(avatar_video.uri),
+            voice_path=media_store.local_path(voiceover.uri),
+            cues=voiceover.cues,
+            duration_s=voiceover.duration_s,
+            out_path=out,
+            subtitles_path=subs,
+            layout=layout,
+        )
+        made = ShortVideo(
+            uri=space.put(out, "short.mp4"),
+            subtitles_uri=space.put(subs, "subtitles.ass"),
+            facts=probe(out),
+            layout=layout,
+            integrated_lufs=round(measure_lufs(out), 2),
+        )
+        # Kept on the record so publishing can refuse a bad short even in a later run.
+        problems = quality_problems(made, expected_duration_s=voiceover.duration_s, target_lufs=renderer.target_lufs)
+        return made.model_copy(update={"quality_problems": problems})
 
-    with stage_failures(context):
-        inputs = fingerprint(source_video.sha256, voiceover, avatar_video.uri, renderer.model_dump(), layout)
-        prefix = stage_prefix(context.partition_key, "short_video", inputs)
-        record, cached = reuse_or_build(media_store, prefix, ShortVideo, build, lambda r: [r.uri])
+    with run.failures():
+        inputs: list[Any] = [source_video.sha256, voiceover, avatar_video.uri, renderer.model_dump(), layout]
+        record = run.reuse_or_build(ShortVideo, inputs, build, lambda r: [r.uri])
     # The video's whole provider bill so far, so an operator sees the cost per short in one place.
     usage = [*transcript.usage, *script.usage, *voiceover.usage, *avatar_video.usage]
     meta = {
@@ -109,7 +96,7 @@ def short_video(
         "video_cost_usd": total_cost(usage),
         "cost_by_provider": MetadataValue.json(cost_by_provider(usage)),
     }
-    yield Output(record, metadata={**meta, "cached": cached, "elapsed_s": clock.seconds})
+    yield run.output(record, meta)
     yield quality_check(record)
 
 

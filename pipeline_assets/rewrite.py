@@ -12,15 +12,7 @@ from dagster import (
     Output,
 )
 
-from pipeline_assets.stage_runtime import (
-    Stopwatch,
-    fingerprint,
-    reuse_or_build,
-    stage,
-    stage_failures,
-    stage_prefix,
-    usage_metadata,
-)
+from pipeline_assets.stage_runtime import StageRun, stage, usage_metadata
 from resources.media.store import MediaStore
 from resources.records import Script, SourceVideo, Transcript
 from resources.rewrite import Rewriter
@@ -48,21 +40,17 @@ def script(
     media_store: MediaStore,
     rewriter: Rewriter,
 ) -> Iterator[Output[Script] | AssetCheckResult]:
-    clock = Stopwatch()
-    with stage_failures(context):
-        prefix = stage_prefix(
-            context.partition_key, "script", fingerprint(transcript, source_video.title, rewriter.model_dump())
-        )
-        record, cached = reuse_or_build(
-            media_store,
-            prefix,
+    run = StageRun(context, media_store)
+    with run.failures():
+        record = run.reuse_or_build(
             Script,
-            lambda: rewriter.rewrite(
+            [transcript, source_video.title, rewriter.model_dump()],
+            lambda space: rewriter.rewrite(
                 transcript, source_title=source_video.title, source_uploader=source_video.uploader
             ),
         )
     score = similarity(record.text, transcript.text)
-    yield Output(record, metadata={**_metadata(record, score), "cached": cached, "elapsed_s": clock.seconds})
+    yield run.output(record, _metadata(record, score))
     yield from script_check_results(record, score, rewriter.max_similarity)
 
 

@@ -6,8 +6,8 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from dagster import (
     Failure,
     Jitter,
     MetadataValue,
+    Output,
     RetryPolicy,
     asset,
 )
@@ -73,29 +74,9 @@ def fingerprint(*parts: BaseModel | str | dict[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
-@contextmanager
-def scratch(store: MediaStore, name: str) -> Iterator[Path]:
-    """A private working folder for one build, removed afterwards whatever happens."""
-    workdir = store.scratch_dir(name)
-    try:
-        yield workdir
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 def stage_prefix(partition_key: str, stage: str, input_hash: str) -> str:
     """The MediaStore folder of one stage output: `media/<partition>/<stage>/<input hash>`."""
     return f"media/{partition_key}/{stage}/{input_hash}"
-
-
-def load_cached(store: MediaStore, prefix: str, model: type[RecordT]) -> RecordT | None:
-    """The record saved by an earlier run with the same inputs, if its media is still there."""
-    text = store.read_text(f"{prefix}/record.json")
-    return model.model_validate_json(text) if text else None
-
-
-def save_cached(store: MediaStore, prefix: str, record: BaseModel) -> None:
-    store.write_text(f"{prefix}/record.json", record.model_dump_json(indent=2))
 
 
 def reuse_or_build(
@@ -103,18 +84,78 @@ def reuse_or_build(
     prefix: str,
     model: type[RecordT],
     build: Callable[[], RecordT],
-    media_of: Callable[[RecordT], list[str]] = lambda record: [],
+    media_of: Callable[[RecordT], list[str]],
 ) -> tuple[RecordT, bool]:
     """The record an earlier run stored under `prefix` if its media still exists, else `build()`'s (stored).
 
     Returns (record, cached). This is what makes re-execution and backfills cheap and idempotent.
     """
-    cached = load_cached(store, prefix, model)
+    text = store.read_text(f"{prefix}/record.json")
+    cached = model.model_validate_json(text) if text else None
     if cached is not None and all(store.exists_uri(uri) for uri in media_of(cached)):
         return cached, True
     record = build()
-    save_cached(store, prefix, record)
+    store.write_text(f"{prefix}/record.json", record.model_dump_json(indent=2))
     return record, False
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where one build works: a private scratch folder, and the MediaStore folder its outputs are stored in."""
+
+    workdir: Path
+    store: MediaStore
+    prefix: str
+
+    def put(self, path: Path, name: str) -> str:
+        """Store `path` as `<prefix>/<name>`; returns its URI."""
+        return self.store.put_file(path, f"{self.prefix}/{name}")
+
+
+class StageRun:
+    """One materialization of a stage: failures that name the asset and partition, the cache, the UI output."""
+
+    def __init__(self, context: AssetExecutionContext, store: MediaStore) -> None:
+        self.context = context
+        self.store = store
+        self.cached = False
+        self._started = time.perf_counter()
+
+    @property
+    def name(self) -> str:
+        return self.context.asset_key.to_user_string()
+
+    def failures(self) -> AbstractContextManager[None]:
+        """Map pipeline errors raised inside to Dagster failures (see `stage_failures`)."""
+        return stage_failures(self.context)
+
+    def warn(self, message: str) -> None:
+        self.context.log.warning(f"{asset_label(self.context)}: {message}")
+
+    def reuse_or_build(
+        self,
+        model: type[RecordT],
+        inputs: Sequence[BaseModel | str | dict[str, Any]],
+        build: Callable[[Workspace], RecordT],
+        media_of: Callable[[RecordT], list[str]] = lambda record: [],
+    ) -> RecordT:
+        """The stored record for these `inputs` (and settings) if its media still exists, else `build`'s."""
+        prefix = stage_prefix(self.context.partition_key, self.name, fingerprint(*inputs))
+
+        def build_in_scratch() -> RecordT:
+            workdir = self.store.scratch_dir(f"{self.name}-{self.context.partition_key}")
+            try:
+                return build(Workspace(workdir, self.store, prefix))
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+        record, self.cached = reuse_or_build(self.store, prefix, model, build_in_scratch, media_of)
+        return record
+
+    def output(self, record: RecordT, metadata: dict[str, Any]) -> Output[RecordT]:
+        """The asset's Output, with whether it came from the cache and how long the stage took."""
+        elapsed = round(time.perf_counter() - self._started, 2)
+        return Output(record, metadata={**metadata, "cached": self.cached, "elapsed_s": elapsed})
 
 
 @dataclass(frozen=True)
@@ -152,17 +193,6 @@ def stage(
         return Stage(name, compute, local_kind, {"description": description, "group_name": group_name, **options})
 
     return declare
-
-
-class Stopwatch:
-    """Elapsed seconds since creation, for the UI's `elapsed_s` metadata."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    @property
-    def seconds(self) -> float:
-        return round(time.perf_counter() - self.started, 2)
 
 
 def media_metadata(facts: MediaFacts, uri: str) -> dict[str, Any]:

@@ -5,15 +5,7 @@ from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue, Output
 
-from pipeline_assets.stage_runtime import (
-    Stopwatch,
-    fingerprint,
-    reuse_or_build,
-    stage,
-    stage_failures,
-    stage_prefix,
-    usage_metadata,
-)
+from pipeline_assets.stage_runtime import StageRun, stage, usage_metadata
 from resources.media.store import MediaStore
 from resources.records import SourceVideo, Transcript
 from resources.transcribe import Transcriber
@@ -26,20 +18,16 @@ from resources.transcribe import Transcriber
 def transcript(
     context: AssetExecutionContext, source_video: SourceVideo, media_store: MediaStore, transcriber: Transcriber
 ) -> Iterator[Output[Transcript]]:
-    clock = Stopwatch()
-    with stage_failures(context):
-        prefix = stage_prefix(
-            context.partition_key, "transcript", fingerprint(source_video.sha256, transcriber.model_dump())
-        )
-        record, cached = reuse_or_build(
-            media_store,
-            prefix,
+    run = StageRun(context, media_store)
+    with run.failures():
+        record = run.reuse_or_build(
             Transcript,
-            lambda: transcriber.transcribe(
+            [source_video.sha256, transcriber.model_dump()],
+            lambda space: transcriber.transcribe(
                 media_store.local_path(source_video.uri), has_audio=source_video.facts.has_audio
             ),
         )
-    yield Output(record, metadata={**_metadata(record), "cached": cached, "elapsed_s": clock.seconds})
+    yield run.output(record, _metadata(record))
 
 
 def _metadata(record: Transcript) -> dict[str, Any]:
