@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -11,9 +12,12 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from resources.catalog import DEFAULT_UI_URL
+from resources.http.secrets import redact
 
 WEBHOOK_ENV = "SHORTS_FAILURE_WEBHOOK_URL"
 TIMEOUT_S = 10.0
+# Environment variables whose values must never leave the machine in an alert (API keys, tokens, ...).
+SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|WEBHOOK", re.IGNORECASE)
 
 
 class FailureAlerts(ConfigurableResource):
@@ -31,6 +35,11 @@ class FailureAlerts(ConfigurableResource):
 
     def run_url(self, run_id: str) -> str:
         return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}"
+
+    def redact(self, text: str) -> str:
+        """`text` without the value of any secret-looking environment variable (errors can quote them)."""
+        secrets = [value for name, value in os.environ.items() if SECRET_NAME.search(name) and len(value) >= 6]
+        return redact(text, *secrets)
 
     def post(self, payload: dict[str, Any]) -> str | None:
         """POST `payload`; None on success, else a description of the failure that never contains the URL."""

@@ -7,8 +7,6 @@ a no-op until the URL is set, and an alert someone must remember to switch on is
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +17,10 @@ from dagster._utils.error import SerializableErrorInfo
 
 from resources.alerts import WEBHOOK_ENV, FailureAlerts
 from resources.catalog import PARTITION_TAG
-from resources.http.secrets import redact
 
 MAX_ERROR_LINES = 6
 MAX_ERROR_CHARS = 1200
 MAX_STEPS_SHOWN = 5
-# Environment variables whose values must never leave the machine in an alert (API keys, tokens, ...).
-SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|WEBHOOK", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -100,11 +95,6 @@ def error_summary(error: SerializableErrorInfo) -> str:
     return message
 
 
-def _secrets_in_environment() -> list[str]:
-    # Secrets live only in the environment, so that is where the values to redact are found.
-    return [value for name, value in os.environ.items() if SECRET_NAME.search(name) and len(value) >= 6]
-
-
 def _assets_by_step(instance: DagsterInstance, run: DagsterRun) -> dict[str, str]:
     """Step key -> the asset key(s) it materializes, from the run's execution plan snapshot."""
     if not run.execution_plan_snapshot_id:
@@ -143,9 +133,8 @@ def run_failure_sensor(context: RunFailureSensorContext, failure_alerts: Failure
         context.log.debug(f"{WEBHOOK_ENV} is not set; no failure alert sent")
         return
     run = context.dagster_run
-    secrets = _secrets_in_environment()
     steps = [
-        FailedStep(s.step_key, s.asset, redact(s.error, *secrets))
+        FailedStep(s.step_key, s.asset, failure_alerts.redact(s.error))
         for s in failed_steps_of(context.instance, run, context.get_step_failure_events())
     ]
     payload = build_failure_message(
@@ -153,7 +142,7 @@ def run_failure_sensor(context: RunFailureSensorContext, failure_alerts: Failure
         run_id=run.run_id,
         partition=run.tags.get(PARTITION_TAG),
         failed_steps=steps,
-        run_error=redact(context.failure_event.message or "the run failed", *secrets),
+        run_error=failure_alerts.redact(context.failure_event.message or "the run failed"),
         run_url=failure_alerts.run_url(run.run_id),
     )
     problem = failure_alerts.post(payload)

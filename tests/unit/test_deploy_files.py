@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_dockerfile_installs_the_locked_deps_and_copies_every_package() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert "uv sync --frozen" in text and "COPY pyproject.toml uv.lock" in text
-    for package in ["pipeline_assets", "resources", "sensors"]:
+    for package in ["cli", "pipeline_assets", "resources", "sensors"]:
         assert f"COPY {package} ./{package}" in text
+    assert "COPY definitions.py" in text
     assert "apt-get install" in text and " ffmpeg " in text
     assert "definitions" in text
     assert "dagster.yaml" in text
