@@ -73,7 +73,7 @@ def test_missing_piper_voice_without_espeak_names_the_setting(tmp_path: Path, mo
         Speaker(voice_model=str(tmp_path / "nope.onnx")).speak(["hello"], tmp_path / "x.wav")
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed on this machine")
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (make system-test-deps)")
 def test_missing_piper_voice_falls_back_to_espeak(tmp_path: Path) -> None:
     synthesis = Speaker(voice_model=str(tmp_path / "nope.onnx")).speak(["hello there"], tmp_path / "x.wav")
     assert synthesis.provider == "espeak-ng" and "Piper unavailable" in synthesis.fallback_reason

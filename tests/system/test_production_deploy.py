@@ -1,9 +1,9 @@
 """The production deployment (deploy/), checked without a Docker engine.
 
 The compose file, instance config, Caddyfile and Dockerfile must agree with each other and with the code:
-every command parses with the real CLI, every variable is documented, the instance loads against the local
-PostgreSQL and an S3 endpoint, and the proxy (the real Caddy binary, where installed) refuses anyone
-without the password.
+the compose file follows the Compose Specification's schema, every command parses with the real CLI, every
+variable is documented, the instance loads against the local PostgreSQL and an S3 endpoint, and the proxy (the
+real Caddy binary) refuses anyone without the password.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from copy import deepcopy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +36,7 @@ from tests.system.local_servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+COMPOSE_SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
 APP_SERVICES = {"init", "user_code", "webserver", "daemon"}
 ONE_SHOTS = {"createbuckets", "init"}
 # SHORTS_* variables read outside PipelineSettings (by the sensors, publishers, cost table, CLI).
@@ -266,8 +268,30 @@ def test_env_file_is_never_committed() -> None:
     assert tracked.stdout == ""
 
 
+def compose_schema_errors(document: dict[str, Any]) -> list[str]:
+    """Where `document` breaks the Compose Specification's JSON schema (tests/data/README.md: which copy)."""
+    import jsonschema
+
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    validator = jsonschema.Draft7Validator(schema)  # the draft its `$schema` names
+    return [f"{error.json_path}: {error.message}" for error in validator.iter_errors(document)]
+
+
+def test_compose_file_follows_the_compose_specification_schema(compose: dict[str, Any]) -> None:
+    """The schema `docker compose config` checks against, applied without Docker."""
+    assert compose_schema_errors(compose) == []
+
+
+def test_the_schema_check_catches_a_misspelt_service_key(compose: dict[str, Any]) -> None:
+    broken = deepcopy(compose)
+    broken["services"]["webserver"]["restart_policy"] = broken["services"]["webserver"].pop("restart")
+    errors = compose_schema_errors(broken)
+    assert len(errors) == 1 and errors[0].startswith("$.services.webserver:") and "restart_policy" in errors[0]
+
+
+@pytest.mark.needs_docker_engine  # the compose plugin comes with Docker's packages, not Debian's
 def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
-    """The compose CLI's own schema check, where the plugin is installed (it needs no engine)."""
+    """The compose CLI's own check (interpolation with the example env file too), where the plugin is installed."""
     if shutil.which("docker") is None:
         pytest.skip("no docker CLI")
     if subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode != 0:
@@ -471,7 +495,7 @@ class StandInWebserver(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.skipif(shutil.which("caddy") is None, reason="caddy is not installed (apt-get install caddy)")
+@pytest.mark.skipif(shutil.which("caddy") is None, reason="caddy is not installed (make system-test-deps)")
 def test_proxy_refuses_requests_without_the_password(tmp_path: Path) -> None:
     caddy = shutil.which("caddy") or "caddy"
     password = "correct horse battery staple"

@@ -30,7 +30,7 @@ KEY = "file-uitest"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.postgres,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"),
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make system-test-deps)"),
 ]
 # Without the networking flags Chromium keeps dialing Google from this offline machine.
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -44,6 +44,7 @@ def test_pyproject_points_dg_at_the_definitions() -> None:
     assert config["tool"]["dg"]["project"]["code_location_target_module"] == "definitions"
 
 
+@pytest.mark.needs_docker_engine
 @pytest.mark.skipif(
     shutil.which("docker") is None
     or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0,
