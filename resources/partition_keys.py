@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -14,6 +15,7 @@ from resources.errors import InputRejected
 
 PARTITION_KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_KEY_LENGTH = 64
+FILE_HASH_DIGITS = 10  # 40 bits: two different videos under one name must not share a partition
 
 
 def validate_partition_key(key: str) -> str:
@@ -31,12 +33,37 @@ def _slug(text: str) -> str:
 
 
 def key_for_file(path: Path) -> str:
-    """`file-<sha1 prefix>` of the file's bytes: the same file always maps to the same partition."""
-    digest = hashlib.sha1()
+    """`file-<name>-<content hash>` for a local video, e.g. `file-holiday-recipe-3f9a2c1b7d`.
+
+    The name is the file name without its suffix, lower-cased, accents dropped (`Crème` -> `creme`), every run of
+    other characters made one `-`, and cut at a word boundary where it would not fit in 64 characters; a name with
+    nothing usable left (`🎬.mp4`, `動画.mp4`) gives `file-<hash>`. The hash is the first 10 hex digits (40 bits)
+    of the SHA-256 of the bytes, so different videos that share a name (`IMG_0001.MOV`) keep separate partitions.
+
+    The same bytes under the same name always map to the same key. A copy under another name gets its own key,
+    and so its own run: the key is computed from the file alone (sensor, CLI, backfill), with no lookup of which
+    name came first, and the name is what people recognise in the UI. Copies share the hash after the last `-`,
+    which is what a caller that wants one partition per content should compare.
+    """
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return f"file-{digest.hexdigest()[:16]}"
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()[:FILE_HASH_DIGITS]
+    room = MAX_KEY_LENGTH - len("file--") - FILE_HASH_DIGITS
+    name = _cut_at_word(_readable_slug(path.stem), room)
+    return f"file-{name}-{digest}" if name else f"file-{digest}"
+
+
+def _readable_slug(text: str) -> str:
+    """`text` in [a-z0-9_-] for people to read: accents dropped, one `-` between words."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"-{2,}", "-", _slug(ascii_text))
+
+
+def _cut_at_word(slug: str, limit: int) -> str:
+    """`slug` shortened to at most `limit` characters, at its last `-` or `_` when that keeps half of it."""
+    if len(slug) <= limit:
+        return slug
+    boundary = max(slug.rfind("-", 0, limit + 1), slug.rfind("_", 0, limit + 1))
+    return slug[: boundary if boundary >= limit // 2 else limit].strip("-_")
 
 
 def key_for_url(url: str) -> str:

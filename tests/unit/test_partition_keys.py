@@ -1,9 +1,18 @@
+import hashlib
+import re
 from pathlib import Path
 
 import pytest
 
 from resources.errors import InputRejected
 from resources.partition_keys import key_for_file, key_for_source, key_for_url, validate_partition_key
+
+
+def video(folder: Path, name: str, data: bytes = b"same bytes") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    return path
 
 
 def test_tiktok_url_maps_to_platform_and_video_id() -> None:
@@ -16,12 +25,57 @@ def test_unknown_site_maps_to_host_and_stable_hash() -> None:
     validate_partition_key(key)
 
 
-def test_file_key_depends_on_content_not_name(tmp_path: Path) -> None:
-    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
-    first.write_bytes(b"same bytes")
-    second.write_bytes(b"same bytes")
-    assert key_for_file(first) == key_for_file(second)
-    assert key_for_source(str(first)).startswith("file-")
+def test_file_key_is_the_name_then_a_hash_of_the_content(tmp_path: Path) -> None:
+    path = video(tmp_path, "Holiday Recipe.mp4")
+    digest = hashlib.sha256(b"same bytes").hexdigest()[:10]
+    assert key_for_file(path) == f"file-holiday-recipe-{digest}"
+    assert key_for_source(str(path)) == key_for_file(path)
+
+
+def test_same_bytes_under_the_same_name_map_to_the_same_key(tmp_path: Path) -> None:
+    assert key_for_file(video(tmp_path / "a", "clip.mp4")) == key_for_file(video(tmp_path / "b", "clip.mp4"))
+
+
+def test_different_bytes_under_the_same_name_get_different_keys(tmp_path: Path) -> None:
+    first = key_for_file(video(tmp_path / "phone", "IMG_0001.MOV", b"first video"))
+    second = key_for_file(video(tmp_path / "camera", "IMG_0001.MOV", b"second video"))
+    assert first.startswith("file-img_0001-") and second.startswith("file-img_0001-") and first != second
+
+
+def test_a_copy_under_another_name_gets_its_own_key_with_the_same_content_hash(tmp_path: Path) -> None:
+    original = key_for_file(video(tmp_path, "a.mp4"))
+    copy = key_for_file(video(tmp_path, "b.mp4"))
+    assert original != copy
+    assert original.rsplit("-", 1)[1] == copy.rsplit("-", 1)[1]
+
+
+def test_punctuation_and_accents_become_plain_words(tmp_path: Path) -> None:
+    key = key_for_file(video(tmp_path, "Crème Brûlée – Part 2!.MOV"))
+    assert re.fullmatch(r"file-creme-brulee-part-2-[0-9a-f]{10}", key)
+
+
+def test_a_long_name_is_cut_at_a_word_boundary_within_64_characters(tmp_path: Path) -> None:
+    name = "How I cooked the best holiday recipe of my life in ten minutes flat.mp4"
+    key = key_for_file(video(tmp_path, name))
+    assert len(key) <= 64 and re.fullmatch(r"file-how-i-cooked-the-best-holiday-recipe-of-my-life-[0-9a-f]{10}", key)
+
+
+def test_a_long_name_without_word_boundaries_is_cut_to_fit(tmp_path: Path) -> None:
+    key = key_for_file(video(tmp_path, "x" * 100 + ".mp4"))
+    assert len(key) == 64 and key.startswith("file-xxx") and validate_partition_key(key) == key
+
+
+@pytest.mark.parametrize("name", ["🎬.mp4", "動画.mp4", "---.mp4", "!!!.mov"])
+def test_a_name_with_no_usable_characters_falls_back_to_the_hash(tmp_path: Path, name: str) -> None:
+    assert re.fullmatch(r"file-[0-9a-f]{10}", key_for_file(video(tmp_path, name)))
+
+
+@pytest.mark.parametrize(
+    "name", ["plain.mp4", "UPPER CASE.MP4", "a,b;c.mp4", "-lead_and_trail-.mp4", "x" * 200 + ".mp4"]
+)
+def test_every_file_key_is_a_safe_partition_key(tmp_path: Path, name: str) -> None:
+    key = key_for_file(video(tmp_path, name))
+    assert validate_partition_key(key) == key
 
 
 @pytest.mark.parametrize(
