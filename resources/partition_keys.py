@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -50,6 +51,14 @@ def key_for_file(path: Path) -> str:
     room = MAX_KEY_LENGTH - len("file--") - FILE_HASH_DIGITS
     name = _cut_at_word(_readable_slug(path.stem), room)
     return f"file-{name}-{digest}" if name else f"file-{digest}"
+
+
+def same_content_key(key: str, existing: Iterable[str]) -> str | None:
+    """The existing file key with the same content hash as file key `key` (a copy under another name), if any."""
+    if not key.startswith("file-"):
+        return None
+    digest = key.rsplit("-", 1)[-1]
+    return next((other for other in existing if other.startswith("file-") and other.endswith(f"-{digest}")), None)
 
 
 def _readable_slug(text: str) -> str:

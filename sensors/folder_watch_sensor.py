@@ -18,7 +18,7 @@ from resources.discovery.configured import WatchFolder
 from resources.ingest.downloader import VIDEO_SUFFIXES
 from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
-from resources.partition_keys import key_for_file
+from resources.partition_keys import key_for_file, same_content_key
 from resources.records import SourceRequest
 
 MAX_NEW_PER_TICK = 10
@@ -37,6 +37,7 @@ def folder_watch_sensor(
     if not folder.is_dir():
         return SkipReason(f"watch folder {folder} does not exist; create it and drop videos in")
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    existing = set(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
     new_keys: list[str] = []
     for path in sorted(folder.iterdir()):
         if len(new_keys) >= MAX_NEW_PER_TICK:
@@ -49,7 +50,11 @@ def folder_watch_sensor(
             continue
         seen[path.name] = marker
         key = key_for_file(path)
-        if context.instance.has_dynamic_partition(PARTITIONS_NAME, key):
+        if key in existing:
+            continue
+        copy_of = same_content_key(key, [*existing, *new_keys])
+        if copy_of:  # the same video under another name: one short, one post per platform
+            context.log.info(f"{path.name} has the same content as partition {copy_of}; not started again")
             continue
         register_source(
             media_store, SourceRequest(partition_key=key, source=str(path.resolve()), reason="watch folder")

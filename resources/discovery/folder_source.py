@@ -8,7 +8,7 @@ from pathlib import Path
 from resources.discovery.candidates import Candidate, SourceError
 from resources.discovery.sources_config import FolderSource
 from resources.ingest.downloader import VIDEO_SUFFIXES
-from resources.partition_keys import key_for_file
+from resources.partition_keys import key_for_file, same_content_key
 
 
 class FolderReader:
@@ -41,7 +41,8 @@ class FolderReader:
         candidates: dict[str, Candidate] = {}
         for path in sorted(paths, key=_mtime):
             key = self._settled_key(path)
-            if key is not None and key not in candidates:
+            # A copy under another name has another key but the same content hash: the oldest file speaks for it.
+            if key is not None and same_content_key(key, candidates) is None:
                 platform, _, video_id = key.partition("-")
                 candidates[key] = Candidate(
                     platform=platform, video_id=video_id, url=str(path), source_name=self.name, caption=path.stem

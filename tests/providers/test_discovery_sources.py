@@ -467,6 +467,12 @@ def test_video_files_in_the_folder_become_candidates_with_stable_ids(tmp_path: P
     }
 
 
+def test_a_copy_of_a_video_under_another_name_is_one_candidate(tmp_path: Path) -> None:
+    _settled(tmp_path / "clip.mp4", b"video-bytes-1")
+    _settled(tmp_path / "clip (copy).mp4", b"video-bytes-1")
+    assert len(FolderReader(FolderSource(path=str(tmp_path))).fetch()) == 1
+
+
 def test_a_file_still_being_written_waits_for_a_later_tick(tmp_path: Path) -> None:
     growing = tmp_path / "incoming.mp4"
     growing.write_bytes(b"half a video")

@@ -44,3 +44,19 @@ def test_new_file_becomes_a_partition_and_one_run_then_is_not_seen_again(tmp_pat
 def test_missing_watch_folder_skips_with_a_reason(tmp_path: Path) -> None:
     result = tick(DagsterInstance.ephemeral(), MediaStore(root=str(tmp_path)), None, tmp_path / "nope")
     assert isinstance(result, SkipReason) and "does not exist" in (result.skip_message or "")
+
+
+def test_a_copy_under_another_name_is_not_started_again(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "holiday recipe.mp4").write_bytes(b"the same bytes")
+    store, instance = MediaStore(root=str(tmp_path / "media")), DagsterInstance.ephemeral()
+    first = tick(instance, store, None, inbox)
+    assert isinstance(first, SensorResult) and len(first.run_requests or []) == 1
+    instance.add_dynamic_partitions("source_videos", [r.partition_key or "" for r in first.run_requests or []])
+
+    (inbox / "holiday recipe (copy).mp4").write_bytes(b"the same bytes")
+    (inbox / "other.mp4").write_bytes(b"other bytes")
+    second = tick(instance, store, first.cursor, inbox)
+    assert isinstance(second, SensorResult)
+    assert [r.partition_key for r in second.run_requests or []] == [key_for_file(inbox / "other.mp4")]

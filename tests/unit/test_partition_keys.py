@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from resources.errors import InputRejected
-from resources.partition_keys import key_for_file, key_for_source, key_for_url, validate_partition_key
+from resources.partition_keys import key_for_file, key_for_source, key_for_url, same_content_key, validate_partition_key
 
 
 def video(folder: Path, name: str, data: bytes = b"same bytes") -> Path:
@@ -89,3 +89,14 @@ def test_unsafe_partition_keys_are_rejected_with_the_rule(key: str) -> None:
 
 def test_safe_partition_key_is_returned_unchanged() -> None:
     assert validate_partition_key("tiktok-7301234567890123456") == "tiktok-7301234567890123456"
+
+
+def test_a_copy_under_another_name_is_found_by_its_content_hash(tmp_path: Path) -> None:
+    original, copy, other = tmp_path / "Holiday.mp4", tmp_path / "Holiday (1).mp4", tmp_path / "Other.mp4"
+    original.write_bytes(b"video bytes")
+    copy.write_bytes(b"video bytes")
+    other.write_bytes(b"other bytes")
+    keys = [key_for_file(original), "tiktok-123"]
+    assert same_content_key(key_for_file(copy), keys) == key_for_file(original)
+    assert same_content_key(key_for_file(other), keys) is None
+    assert same_content_key("tiktok-123", keys) is None  # only local files have content hashes in their keys
