@@ -1,14 +1,66 @@
-"""The code location's assets by name, made as definitions.py makes them (for tests that materialize a few)."""
+"""The code location's assets by name, made as definitions.py makes them, and materializing a few of them for
+one partition (for tests that run part of the graph in process)."""
 
 from __future__ import annotations
 
-from dagster import AssetsDefinition
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, materialize
 
 from definitions import build_assets
+from resources.catalog import PARTITIONS_NAME
+from resources.ingest import Downloader
+from resources.io_manager import JsonRecordIOManager
+from resources.media.source_registry import register_source
+from resources.media.store import MediaStore
+from resources.records import SourceRequest
 from resources.settings import PipelineSettings
+from resources.transcribe import Transcriber
 
 
 def assets_named(*names: str, settings: PipelineSettings | None = None) -> list[AssetsDefinition]:
     """The assets called `names`, in that order, with the pools `settings` (default: the offline ones) give."""
     by_name = {asset.key.to_user_string(): asset for asset in build_assets(settings or PipelineSettings())}
     return [by_name[name] for name in names]
+
+
+def store_resources(store: MediaStore) -> dict[str, Any]:
+    """The resources of the first stages on the offline engines, with records and media in `store`."""
+    return {
+        "media_store": store,
+        "io_manager": JsonRecordIOManager(media_store=store),
+        "downloader": Downloader(),
+        "transcriber": Transcriber(),
+    }
+
+
+def materialize_partition(
+    names: Sequence[str],
+    key: str,
+    store: MediaStore,
+    *,
+    source: str | None = None,
+    instance: DagsterInstance | None = None,
+    resources: Mapping[str, Any] | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    raise_on_error: bool = True,
+) -> ExecuteInProcessResult:
+    """Materialize the assets called `names` for partition `key` and return the result.
+
+    When `source` is given it is registered for `key` first, as the sensors and `shorts submit` do. The partition
+    is added to `instance` (default: a new ephemeral one); the resources are `store_resources(store)` with
+    `resources` on top.
+    """
+    if source is not None:
+        register_source(store, SourceRequest(partition_key=key, source=source))
+    instance = instance or DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
+    return materialize(
+        assets_named(*names),
+        partition_key=key,
+        instance=instance,
+        resources={**store_resources(store), **(resources or {})},
+        run_config=dict(run_config) if run_config is not None else None,
+        raise_on_error=raise_on_error,
+    )

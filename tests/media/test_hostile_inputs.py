@@ -7,26 +7,21 @@ may be written outside the MediaStore: the test's own temp tree is compared befo
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
-from pipeline_assets.partitions import source_videos
 from resources.discovery.candidates import SourceError
 from resources.discovery.feed_source import FeedReader
 from resources.discovery.sources_config import FeedSource, load_discovery_config
 from resources.errors import ConfigurationError
 from resources.ingest import Downloader
-from resources.io_manager import JsonRecordIOManager
 from resources.media.ffmpeg import run_ffmpeg
 from resources.media.probe import probe
 from resources.media.source_registry import register_source
@@ -35,9 +30,8 @@ from resources.publish.captions import AI_DISCLOSURE, CAPTION_LIMITS, TITLE_LIMI
 from resources.records import Cue, Script, SourceRequest, SourceVideo, Word
 from resources.render import Renderer
 from resources.render.subtitles import escape_ass_text
-from tests.graph import assets_named
-
-(source_video,) = assets_named("source_video")
+from tests.graph import materialize_partition
+from tests.system.local_servers import QuietFolderHandler, serving_folder
 
 # Shell, ffmpeg-expansion and ASS-override payloads; without a shell and with escaping they stay text.
 SHELL = "'; rm -rf / # $(touch /tmp/pwned) `touch /tmp/pwned` %{pts} %{eif:1:d}"
@@ -48,100 +42,101 @@ EntryPoint = Literal["ingest", "partition_key", "feed", "discovery_config", "cap
 
 @dataclass(frozen=True)
 class Case:
-    """One hostile input: where it enters, and the error substring expected (None: the stated safe outcome)."""
+    """One hostile input: its row id, where it enters, and the error expected (None: the stated safe outcome)."""
 
+    id: str
     via: EntryPoint
     value: str  # `{inputs}` / `{http}` are filled in with the prepared folder / the local HTTP server
     error: str | None
     downloader: dict[str, Any] = field(default_factory=dict)
 
 
+# URLs into this machine or its network (loopback, cloud metadata, private ranges, and their disguises).
+SSRF_TARGETS = {
+    "loopback": "http://127.0.0.1:8080/v.mp4",
+    "localhost": "http://localhost/v.mp4",
+    "metadata": "http://169.254.169.254/latest/meta-data/",
+    "ipv6-loopback": "http://[::1]/v.mp4",
+    "private-10": "http://10.0.0.7/v.mp4",
+    "unspecified": "http://0.0.0.0:3000/",
+    "decimal-ip": "http://2130706433/",
+    "ipv4-mapped": "http://[::ffff:127.0.0.1]/",
+}
+
+# Partition keys that would escape or confuse the storage layout.
+UNSAFE_KEYS = {
+    "traversal": "../../etc",
+    "slash": "a/b",
+    "comma": "a,b",
+    "65-chars": "k" * 65,
+    "upper": "UPPER",
+    "nul": "a\x00b",
+    "newline": "file-1\n",
+}
+
+
+def rows_with_one_error(via: EntryPoint, error: str, *, id_prefix: str, values: dict[str, str]) -> list[Case]:
+    """A row for each named value, all entering at `via` and all expecting `error`."""
+    return [Case(f"{id_prefix}-{name}", via, value, error) for name, value in values.items()]
+
+
 CASES = [
     # --- URL schemes (source_video, registered source) ----------------------------------------------------------
-    pytest.param(Case("ingest", "file:///etc/passwd", "unsupported URL scheme 'file'"), id="scheme-file"),
-    pytest.param(
-        Case("ingest", "ftp://example.com/v.mp4", "give an http(s) video URL or a local file"), id="scheme-ftp"
-    ),
-    pytest.param(Case("ingest", "javascript:alert(1)", "'javascript' is not an http(s) URL"), id="scheme-javascript"),
-    pytest.param(Case("ingest", "gopher://127.0.0.1:70/_x", "unsupported URL scheme 'gopher'"), id="scheme-gopher"),
-    pytest.param(Case("ingest", "data:video/mp4;base64,AAAA", "'data' is not an http(s) URL"), id="scheme-data"),
-    pytest.param(Case("ingest", "{inputs}/clip\x00.mp4", "contains a NUL byte"), id="source-nul"),
+    Case("scheme-file", "ingest", "file:///etc/passwd", "unsupported URL scheme 'file'"),
+    Case("scheme-ftp", "ingest", "ftp://example.com/v.mp4", "give an http(s) video URL or a local file"),
+    Case("scheme-javascript", "ingest", "javascript:alert(1)", "'javascript' is not an http(s) URL"),
+    Case("scheme-gopher", "ingest", "gopher://127.0.0.1:70/_x", "unsupported URL scheme 'gopher'"),
+    Case("scheme-data", "ingest", "data:video/mp4;base64,AAAA", "'data' is not an http(s) URL"),
+    Case("source-nul", "ingest", "{inputs}/clip\x00.mp4", "contains a NUL byte"),
     # --- SSRF targets: refused before any connection; the hint names the switch -----------------------------------
-    *(
-        pytest.param(Case("ingest", url, "non-public address"), id=f"ssrf-{name}")
-        for name, url in [
-            ("loopback", "http://127.0.0.1:8080/v.mp4"),
-            ("localhost", "http://localhost/v.mp4"),
-            ("metadata", "http://169.254.169.254/latest/meta-data/"),
-            ("ipv6-loopback", "http://[::1]/v.mp4"),
-            ("private-10", "http://10.0.0.7/v.mp4"),
-            ("unspecified", "http://0.0.0.0:3000/"),
-            ("decimal-ip", "http://2130706433/"),
-            ("ipv4-mapped", "http://[::ffff:127.0.0.1]/"),
-        ]
-    ),
-    pytest.param(Case("ingest", "http://user:pw@example.com/v.mp4", "embedded credentials"), id="url-credentials"),
+    *rows_with_one_error("ingest", "non-public address", id_prefix="ssrf", values=SSRF_TARGETS),
+    Case("url-credentials", "ingest", "http://user:pw@example.com/v.mp4", "embedded credentials"),
     # --- partition keys (source given as run config) -------------------------------------------------------------
-    *(
-        pytest.param(Case("partition_key", key, "unsafe partition key"), id=f"key-{name}")
-        for name, key in [
-            ("traversal", "../../etc"),
-            ("slash", "a/b"),
-            ("comma", "a,b"),
-            ("65-chars", "k" * 65),
-            ("upper", "UPPER"),
-            ("nul", "a\x00b"),
-            ("newline", "file-1\n"),
-        ]
-    ),
+    *rows_with_one_error("partition_key", "unsafe partition key", id_prefix="key", values=UNSAFE_KEYS),
     # --- local files -------------------------------------------------------------------------------------------
     # Policy: an operator may name any readable file (a path with `..`, a symlink anywhere); its bytes are
     # copied into the store under a key the pipeline builds, so neither the name nor the link can escape.
-    pytest.param(Case("ingest", "{inputs}/sub/../../outside/clip.mp4", None), id="file-path-dotdot"),
-    pytest.param(Case("ingest", "{inputs}/clip $(touch pwned); rm -rf ~ `id`.mp4", None), id="file-name-shell"),
-    pytest.param(Case("ingest", "{inputs}/link-outside.mp4", None), id="file-symlink-outside"),
-    pytest.param(Case("ingest", "{inputs}/passwd.mp4", "not readable media"), id="file-symlink-etc-passwd"),
-    pytest.param(Case("ingest", "{inputs}/missing.mp4", "does not exist"), id="file-missing"),
-    pytest.param(Case("ingest", "{inputs}/empty.mp4", "0 bytes"), id="file-empty"),
-    pytest.param(Case("ingest", "{inputs}/garbage.mp4", "not readable media"), id="file-garbage"),
-    pytest.param(Case("ingest", "{inputs}/truncated.mp4", "not readable media"), id="file-truncated"),
-    pytest.param(
-        Case("ingest", "{inputs}/truncated-faststart.mp4", "not readable media"),
-        id="file-truncated-faststart",
+    Case("file-path-dotdot", "ingest", "{inputs}/sub/../../outside/clip.mp4", None),
+    Case("file-name-shell", "ingest", "{inputs}/clip $(touch pwned); rm -rf ~ `id`.mp4", None),
+    Case("file-symlink-outside", "ingest", "{inputs}/link-outside.mp4", None),
+    Case("file-symlink-etc-passwd", "ingest", "{inputs}/passwd.mp4", "not readable media"),
+    Case("file-missing", "ingest", "{inputs}/missing.mp4", "does not exist"),
+    Case("file-empty", "ingest", "{inputs}/empty.mp4", "0 bytes"),
+    Case("file-garbage", "ingest", "{inputs}/garbage.mp4", "not readable media"),
+    Case("file-truncated", "ingest", "{inputs}/truncated.mp4", "not readable media"),
+    Case("file-truncated-faststart", "ingest", "{inputs}/truncated-faststart.mp4", "not readable media"),
+    Case("file-audio-only", "ingest", "{inputs}/audio.m4a", "no video stream"),
+    Case(
+        "file-too-long", "ingest", "{inputs}/clip.mp4", "over the 1 s limit; trim it", downloader={"max_duration_s": 1}
     ),
-    pytest.param(Case("ingest", "{inputs}/audio.m4a", "no video stream"), id="file-audio-only"),
-    pytest.param(
-        Case("ingest", "{inputs}/clip.mp4", "over the 1 s limit; trim it", downloader={"max_duration_s": 1}),
-        id="file-too-long",
-    ),
-    pytest.param(
-        Case("ingest", "{inputs}/huge.mp4", "over the 1 MB limit", downloader={"max_filesize_mb": 1}),
-        id="file-over-size-limit",
+    Case(
+        "file-over-size-limit", "ingest", "{inputs}/huge.mp4", "over the 1 MB limit", downloader={"max_filesize_mb": 1}
     ),
     # --- feeds (discovery) -------------------------------------------------------------------------------------
-    pytest.param(Case("feed", "{inputs}/malformed.json", "is not valid JSON"), id="feed-malformed-json"),
-    pytest.param(Case("feed", "{http}/login.json", "returned HTML"), id="feed-answers-html"),
-    pytest.param(Case("feed", "{inputs}/huge-field.csv", "is not valid CSV: field larger"), id="feed-csv-1mb-field"),
-    pytest.param(Case("feed", "{inputs}/bad-urls.json", "has an http(s) url"), id="feed-only-hostile-item-urls"),
-    pytest.param(Case("feed", "http://169.254.169.254/feed.json", "allow_private_networks"), id="feed-ssrf"),
-    pytest.param(Case("feed", "gopher://127.0.0.1:70/_feed", "does not exist; check `location`"), id="feed-gopher"),
+    Case("feed-malformed-json", "feed", "{inputs}/malformed.json", "is not valid JSON"),
+    Case("feed-answers-html", "feed", "{http}/login.json", "returned HTML"),
+    Case("feed-csv-1mb-field", "feed", "{inputs}/huge-field.csv", "is not valid CSV: field larger"),
+    Case("feed-only-hostile-item-urls", "feed", "{inputs}/bad-urls.json", "has an http(s) url"),
+    Case("feed-ssrf", "feed", "http://169.254.169.254/feed.json", "allow_private_networks"),
+    Case("feed-gopher", "feed", "gopher://127.0.0.1:70/_feed", "does not exist; check `location`"),
     # --- discovery config --------------------------------------------------------------------------------------
-    pytest.param(
-        Case("discovery_config", "sources:\n- kind: url_list\n  urls: ['javascript:alert(1)']\n", "not an http(s) URL"),
-        id="config-javascript-url",
+    *rows_with_one_error(
+        "discovery_config",
+        "not an http(s) URL",
+        id_prefix="config",
+        values={
+            "javascript-url": "sources:\n- kind: url_list\n  urls: ['javascript:alert(1)']\n",
+            "file-url": "sources:\n- kind: url_list\n  urls: ['file:///etc/passwd']\n",
+        },
     ),
-    pytest.param(
-        Case("discovery_config", "sources:\n- kind: url_list\n  urls: ['file:///etc/passwd']\n", "not an http(s) URL"),
-        id="config-file-url",
-    ),
-    pytest.param(Case("discovery_config", "sources: [kind: feed\n", "not valid yaml"), id="config-malformed-yaml"),
+    Case("config-malformed-yaml", "discovery_config", "sources: [kind: feed\n", "not valid yaml"),
     # --- captions: clipped within the platform limit, disclosure kept ---------------------------------------------
-    pytest.param(Case("caption", "description", None), id="caption-10k-description"),
-    pytest.param(Case("caption", "title", None), id="caption-10k-title"),
-    pytest.param(Case("caption", "hashtags", None), id="caption-500-hashtags"),
+    Case("caption-10k-description", "caption", "description", None),
+    Case("caption-10k-title", "caption", "title", None),
+    Case("caption-500-hashtags", "caption", "hashtags", None),
     # --- ffmpeg render: shell and override payloads become literal on-screen text ----------------------------------
-    pytest.param(Case("render", "watermark", None), id="render-hostile-watermark"),
-    pytest.param(Case("render", "caption_words", None), id="render-hostile-caption-words"),
+    Case("render-hostile-watermark", "render", "watermark", None),
+    Case("render-hostile-caption-words", "render", "caption_words", None),
 ]
 
 
@@ -196,32 +191,22 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         "voice": lavfi(root / "voice.wav", "-f", "lavfi", "-i", "sine=f=300:d=2"),
     }
     # A feed server that answers HTML for a .json URL (a login wall in front of a trend feed).
-    handler = functools.partial(HtmlAnsweringHandler, directory=str(inputs))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    instance = DagsterInstance.ephemeral()
-    try:
+    with serving_folder(inputs, HtmlAnsweringHandler) as http_url, DagsterInstance.ephemeral() as instance:
         yield Env(
             root=root,
             inputs=inputs,
             store=MediaStore(root=str(root / "data" / "media")),
             instance=instance,
-            http=f"http://127.0.0.1:{server.server_address[1]}",
+            http=http_url,
             media=media,
         )
-    finally:
-        server.shutdown()
-        instance.dispose()
 
 
-class HtmlAnsweringHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the folder, with every file labelled text/html; quiet."""
+class HtmlAnsweringHandler(QuietFolderHandler):
+    """Serves the folder, with every file labelled text/html."""
 
     def guess_type(self, path: str | os.PathLike[str]) -> str:
         return "text/html"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def files_under(folder: Path, *, skip: Path) -> set[Path]:
@@ -242,9 +227,9 @@ def pwned_files() -> set[str]:
     }
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_hostile_input_is_refused_clearly_or_handled_safely(
-    case: Case, request: pytest.FixtureRequest, env: Env, tmp_path_factory: pytest.TempPathFactory
+    case: Case, env: Env, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     base = tmp_path_factory.getbasetemp()
     outside_before, pwned_before = files_under(base, skip=env.store.root_path), pwned_files()
@@ -257,7 +242,7 @@ def test_hostile_input_is_refused_clearly_or_handled_safely(
         "caption": run_caption,
         "render": run_render,
     }[case.via]
-    run(env, request.node.callspec.id, value, case)
+    run(env, case.id, value, case)
     assert files_under(base, skip=env.store.root_path) == outside_before, "something was written outside the store"
     assert pwned_files() == pwned_before, "a shell payload was executed"
     scratch = env.store.root_path / "tmp"
@@ -267,16 +252,12 @@ def test_hostile_input_is_refused_clearly_or_handled_safely(
 # ---- entry points ---------------------------------------------------------------------------------------------
 def materialize_source(env: Env, key: str, *, source: str = "", **downloader: Any) -> str:
     """Materialize `source_video` for `key`; the step failure's message, or '' on success."""
-    env.instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
-    result = materialize(
-        [source_video],
-        partition_key=key,
+    result = materialize_partition(
+        ["source_video"],
+        key,
+        env.store,
         instance=env.instance,
-        resources={
-            "media_store": env.store,
-            "io_manager": JsonRecordIOManager(media_store=env.store),
-            "downloader": Downloader(**downloader),
-        },
+        resources={"downloader": Downloader(**downloader)},
         run_config={"ops": {"source_video": {"config": {"source": source}}}} if source else None,
         raise_on_error=False,
     )

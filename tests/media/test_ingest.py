@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance, materialize
 
-from pipeline_assets.partitions import source_videos
 from resources.ingest import Downloader
-from resources.io_manager import JsonRecordIOManager
 from resources.media.ffmpeg import run_ffmpeg
-from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
-from resources.records import SourceRequest, SourceVideo
-from tests.graph import assets_named
-
-(source_video,) = assets_named("source_video")
+from resources.records import SourceVideo
+from tests.graph import materialize_partition
+from tests.system.local_servers import serving_folder
 
 
 @pytest.fixture(scope="module")
@@ -30,28 +22,18 @@ def http_root(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> I
     root = tmp_path_factory.mktemp("www")
     (root / "clip.mp4").write_bytes(sample_video.read_bytes())
     (root / "page.html").write_text("<html><body>no video here</body></html>")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
+    with serving_folder(root) as url:
+        yield url, root
 
 
 def run_ingest(tmp_path: Path, key: str, source: str, **downloader: Any) -> tuple[bool, str, MediaStore]:
     store = MediaStore(root=str(tmp_path / "media"))
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
-    register_source(store, SourceRequest(partition_key=key, source=source))
-    result = materialize(
-        [source_video],
-        partition_key=key,
-        instance=instance,
-        resources={
-            "media_store": store,
-            "io_manager": JsonRecordIOManager(media_store=store),
-            "downloader": Downloader(**downloader),
-        },
+    result = materialize_partition(
+        ["source_video"],
+        key,
+        store,
+        source=source,
+        resources={"downloader": Downloader(**downloader)},
         raise_on_error=False,
     )
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -70,19 +52,7 @@ def test_local_file_is_copied_and_probed(tmp_path: Path, sample_video: Path) -> 
 
 def test_rematerializing_is_cached(tmp_path: Path, sample_video: Path) -> None:
     run_ingest(tmp_path, "file-sample", str(sample_video))
-    store = MediaStore(root=str(tmp_path / "media"))
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("source_videos", ["file-sample"])
-    result = materialize(
-        [source_video],
-        partition_key="file-sample",
-        instance=instance,
-        resources={
-            "media_store": store,
-            "io_manager": JsonRecordIOManager(media_store=store),
-            "downloader": Downloader(),
-        },
-    )
+    result = materialize_partition(["source_video"], "file-sample", MediaStore(root=str(tmp_path / "media")))
     mat = result.asset_materializations_for_node("source_video")[0]
     assert mat.metadata["cached"].value is True
 
@@ -147,19 +117,7 @@ def test_video_over_the_length_limit_is_refused(tmp_path: Path, sample_video: Pa
 
 def test_partition_without_registered_source_says_how_to_launch(tmp_path: Path) -> None:
     store = MediaStore(root=str(tmp_path / "media"))
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("source_videos", ["file-unknown"])
-    result = materialize(
-        [source_video],
-        partition_key="file-unknown",
-        instance=instance,
-        resources={
-            "media_store": store,
-            "io_manager": JsonRecordIOManager(media_store=store),
-            "downloader": Downloader(),
-        },
-        raise_on_error=False,
-    )
+    result = materialize_partition(["source_video"], "file-unknown", store, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "no source is registered" in str(failure.message) or "no source is registered" in str(
@@ -169,17 +127,10 @@ def test_partition_without_registered_source_says_how_to_launch(tmp_path: Path) 
 
 def test_unsafe_partition_key_fails_the_asset_and_writes_nothing(tmp_path: Path, sample_video: Path) -> None:
     store = MediaStore(root=str(tmp_path / "media"))
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("source_videos", ["Bad.Key"])
-    result = materialize(
-        [source_video],
-        partition_key="Bad.Key",
-        instance=instance,
-        resources={
-            "media_store": store,
-            "io_manager": JsonRecordIOManager(media_store=store),
-            "downloader": Downloader(),
-        },
+    result = materialize_partition(
+        ["source_video"],
+        "Bad.Key",
+        store,
         run_config={"ops": {"source_video": {"config": {"source": str(sample_video)}}}},
         raise_on_error=False,
     )

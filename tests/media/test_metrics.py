@@ -5,33 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
 from cli.metrics import collect, serve
-from resources.ingest import Downloader
-from resources.io_manager import JsonRecordIOManager
-from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
-from resources.records import SourceRequest
-from tests.graph import assets_named
-
-(source_video,) = assets_named("source_video")
+from tests.graph import materialize_partition
 
 
 def ingest(instance: DagsterInstance, store: MediaStore, key: str, source: str) -> None:
-    instance.add_dynamic_partitions("source_videos", [key])
-    register_source(store, SourceRequest(partition_key=key, source=source))
-    materialize(
-        [source_video],
-        partition_key=key,
-        instance=instance,
-        resources={
-            "media_store": store,
-            "io_manager": JsonRecordIOManager(media_store=store),
-            "downloader": Downloader(),
-        },
-        raise_on_error=False,
-    )
+    materialize_partition(["source_video"], key, store, source=source, instance=instance, raise_on_error=False)
 
 
 def test_metrics_count_work_failures_and_runs_and_skip_cache_hits(tmp_path: Path, sample_video: Path) -> None:

@@ -24,6 +24,9 @@ from resources.settings import PipelineSettings
 pytestmark = pytest.mark.slow
 KEY = "file-e2e"
 
+Finished = tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]
+"""The first run of the chain: its settings (data folder), its instance and its result."""
+
 
 def run_chain(
     settings: PipelineSettings, instance: DagsterInstance, source: Path, **overrides: Any
@@ -64,18 +67,23 @@ def outlined_highlight_pixels(video: Path, at_s: float) -> int:
 
 
 @pytest.fixture(scope="module")
-def finished(
-    tmp_path_factory: pytest.TempPathFactory, sample_video: Path
-) -> tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]:
+def finished(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Finished:
     settings = PipelineSettings(data_dir=str(tmp_path_factory.mktemp("e2e") / "data"))
     instance = DagsterInstance.ephemeral()
     result = run_chain(settings, instance, sample_video)
     return settings, instance, result
 
 
-def test_whole_chain_succeeds(
-    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
-) -> None:
+def stored_short(finished: Finished) -> tuple[Path, ShortVideo, Voiceover]:
+    """The finished short's file, its record, and the voiceover record it was timed to."""
+    settings, _, result = finished
+    short = result.output_for_node("short_video")
+    voice = result.output_for_node("voiceover")
+    assert isinstance(short, ShortVideo) and isinstance(voice, Voiceover)
+    return MediaStore(root=str(settings.data_path / "media")).local_path(short.uri), short, voice
+
+
+def test_whole_chain_succeeds(finished: Finished) -> None:
     _, _, result = finished
     failures = [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert result.success, failures
@@ -86,14 +94,8 @@ def test_whole_chain_succeeds(
     }  # fmt: skip
 
 
-def test_short_is_vertical_h264_aac_and_as_long_as_the_voiceover(
-    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
-) -> None:
-    settings, _, result = finished
-    short = result.output_for_node("short_video")
-    voice = result.output_for_node("voiceover")
-    assert isinstance(short, ShortVideo) and isinstance(voice, Voiceover)
-    path = MediaStore(root=str(settings.data_path / "media")).local_path(short.uri)
+def test_short_is_vertical_h264_aac_and_as_long_as_the_voiceover(finished: Finished) -> None:
+    path, short, voice = stored_short(finished)
     facts = probe(path)
     assert (facts.width, facts.height) == (1080, 1920)
     assert facts.video_codec == "h264" and facts.audio_codec == "aac"
@@ -101,13 +103,8 @@ def test_short_is_vertical_h264_aac_and_as_long_as_the_voiceover(
     assert short.integrated_lufs is not None and abs(short.integrated_lufs + 14) <= 2
 
 
-def test_active_word_is_visibly_highlighted_in_the_frames(
-    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
-) -> None:
-    settings, _, result = finished
-    short = result.output_for_node("short_video")
-    voice = result.output_for_node("voiceover")
-    path = MediaStore(root=str(settings.data_path / "media")).local_path(short.uri)
+def test_active_word_is_visibly_highlighted_in_the_frames(finished: Finished) -> None:
+    path, _, voice = stored_short(finished)
     word = voice.cues[1].words[1]
     during = outlined_highlight_pixels(path, (word.start + word.end) / 2)
     before_speech = outlined_highlight_pixels(path, 0.05)
@@ -115,9 +112,7 @@ def test_active_word_is_visibly_highlighted_in_the_frames(
     assert during > 5 * max(before_speech, 1)
 
 
-def test_every_platform_got_one_outbox_post_with_a_manifest(
-    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
-) -> None:
+def test_every_platform_got_one_outbox_post_with_a_manifest(finished: Finished) -> None:
     settings, _, result = finished
     for platform in PLATFORMS:
         post = result.output_for_node(f"{platform}_post")
@@ -127,9 +122,7 @@ def test_every_platform_got_one_outbox_post_with_a_manifest(
         assert (settings.data_path / "outbox" / platform / KEY / "short.mp4").stat().st_size > 100_000
 
 
-def test_rerun_is_cached_and_posts_nothing_twice(
-    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult], sample_video: Path
-) -> None:
+def test_rerun_is_cached_and_posts_nothing_twice(finished: Finished, sample_video: Path) -> None:
     settings, instance, _ = finished
     again = run_chain(settings, instance, sample_video)
     assert again.success
@@ -142,16 +135,14 @@ def test_rerun_is_cached_and_posts_nothing_twice(
             assert mat.metadata["cached"].value is True, name
 
 
-def test_records_are_readable_json_on_disk(
-    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult],
-) -> None:
+def test_records_are_readable_json_on_disk(finished: Finished) -> None:
     settings, _, _ = finished
     record = json.loads((settings.data_path / "media" / "records" / "script" / f"{KEY}.json").read_text())
     assert record["hook"] and record["body"] and record["provider"] == "local"
 
 
 def test_failed_platform_is_red_alone_and_upstream_stays_green(
-    finished: tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult], tmp_path: Path, sample_video: Path
+    finished: Finished, tmp_path: Path, sample_video: Path
 ) -> None:
     from resources.publish import Publisher
 

@@ -5,11 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dagster import AssetKey, DagsterInstance
 
 from resources.errors import InputRejected
 from resources.media.ffmpeg import run_ffmpeg
+from resources.media.store import MediaStore
 from resources.transcribe import Transcriber
-from tests.graph import assets_named
+from tests.graph import materialize_partition
+
+
+def speech_free_video(path: Path, sound: str, *, seconds: int) -> Path:
+    """An H.264/AAC test picture `seconds` long whose audio is the lavfi source `sound` (no words in it)."""
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+         f"{sound}:duration={seconds}", "-c:v", "libx264", "-c:a", "aac", "-t", str(seconds), str(path)],
+        what="making a speech-free video",
+    )  # fmt: skip
+    return path
 
 
 def test_transcribes_real_speech_with_increasing_word_times(sample_video: Path) -> None:
@@ -24,12 +36,7 @@ def test_transcribes_real_speech_with_increasing_word_times(sample_video: Path) 
 
 
 def test_speech_free_audio_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    quiet = tmp_path / "tone.mp4"
-    run_ffmpeg(
-        ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4", "-f", "lavfi", "-i",
-         "anoisesrc=color=pink:amplitude=0.02:duration=4", "-c:v", "libx264", "-c:a", "aac", "-t", "4", str(quiet)],
-        what="making a speech-free video",
-    )  # fmt: skip
+    quiet = speech_free_video(tmp_path / "tone.mp4", "anoisesrc=color=pink:amplitude=0.02", seconds=4)
     with pytest.raises(InputRejected, match="no speech"):
         Transcriber().transcribe(quiet)
 
@@ -40,36 +47,11 @@ def test_video_without_audio_track_is_refused(tmp_path: Path) -> None:
 
 
 def test_speech_free_source_fails_transcript_alone_and_keeps_source_video(tmp_path: Path) -> None:
-    from dagster import AssetKey, DagsterInstance, materialize
-
-    source_video, transcript = assets_named("source_video", "transcript")
-    from resources.ingest import Downloader
-    from resources.io_manager import JsonRecordIOManager
-    from resources.media.source_registry import register_source
-    from resources.media.store import MediaStore
-    from resources.records import SourceRequest
-
-    quiet = tmp_path / "music-only.mp4"
-    run_ffmpeg(
-        ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3", "-f", "lavfi", "-i",
-         "sine=frequency=330:duration=3", "-c:v", "libx264", "-c:a", "aac", "-t", "3", str(quiet)],
-        what="making a speech-free video",
-    )  # fmt: skip
+    quiet = speech_free_video(tmp_path / "music-only.mp4", "sine=frequency=330", seconds=3)
     store = MediaStore(root=str(tmp_path / "media"))
-    register_source(store, SourceRequest(partition_key="file-quiet", source=str(quiet)))
     instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("source_videos", ["file-quiet"])
-    result = materialize(
-        [source_video, transcript],
-        partition_key="file-quiet",
-        instance=instance,
-        resources={
-            "media_store": store,
-            "io_manager": JsonRecordIOManager(media_store=store),
-            "downloader": Downloader(),
-            "transcriber": Transcriber(),
-        },
-        raise_on_error=False,
+    result = materialize_partition(
+        ["source_video", "transcript"], "file-quiet", store, source=str(quiet), instance=instance, raise_on_error=False
     )
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     error = failure.step_failure_data.error

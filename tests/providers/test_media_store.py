@@ -10,7 +10,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from resources.media.store import MediaStore, MediaStoreError
-from tests.graph import assets_named
+from tests.graph import materialize_partition
 
 
 @pytest.fixture(scope="module")
@@ -101,29 +101,7 @@ def test_s3_without_bucket_names_the_variable(tmp_path: Path) -> None:
 def test_stages_run_on_the_s3_backend_with_records_and_media_in_the_bucket(
     s3_store: MediaStore, s3_endpoint: str, sample_video: Path
 ) -> None:
-    from dagster import DagsterInstance, materialize
-
-    source_video, transcript = assets_named("source_video", "transcript")
-    from resources.ingest import Downloader
-    from resources.io_manager import JsonRecordIOManager
-    from resources.media.source_registry import register_source
-    from resources.records import SourceRequest
-    from resources.transcribe import Transcriber
-
-    register_source(s3_store, SourceRequest(partition_key="file-s3", source=str(sample_video)))
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("source_videos", ["file-s3"])
-    result = materialize(
-        [source_video, transcript],
-        partition_key="file-s3",
-        instance=instance,
-        resources={
-            "media_store": s3_store,
-            "io_manager": JsonRecordIOManager(media_store=s3_store),
-            "downloader": Downloader(),
-            "transcriber": Transcriber(),
-        },
-    )
+    result = materialize_partition(["source_video", "transcript"], "file-s3", s3_store, source=str(sample_video))
     assert result.success
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     keys = {item["Key"] for item in client.list_objects_v2(Bucket=s3_store.bucket)["Contents"]}

@@ -1,9 +1,17 @@
-"""Starting local servers in tests: a free loopback port, and waiting until a Dagster webserver answers."""
+"""Starting local servers in tests: a free loopback port, a folder served over HTTP, and waiting until a Dagster
+webserver answers."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,3 +34,21 @@ def wait_for_webserver(url: str, timeout_s: float = 120.0) -> bool:
             pass
         time.sleep(0.5)
     return False
+
+
+class QuietFolderHandler(SimpleHTTPRequestHandler):
+    """Serves the files of a folder (404 for anything else) without logging every request."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving_folder(root: Path, handler: type[SimpleHTTPRequestHandler] = QuietFolderHandler) -> Iterator[str]:
+    """Serve the files under `root` on a free 127.0.0.1 port while the block runs; gives the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

@@ -5,19 +5,25 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from dagster import AssetExecutionContext, DagsterInstance, Definitions, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    asset,
+)
 
 from pipeline_assets.partitions import source_videos
-from resources.ingest import Downloader
-from resources.io_manager import JsonRecordIOManager
 from resources.json_logging import JsonLogFormatter, json_console_logger
 from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.records import SourceRequest, SourceVideo
 from resources.settings import PipelineSettings
-from tests.graph import assets_named
+from tests.graph import assets_named, store_resources
 
 (source_video,) = assets_named("source_video")
 
@@ -36,27 +42,32 @@ def failing_note(context: AssetExecutionContext) -> None:
     raise ValueError("the disk is full")
 
 
+def execute_with_json_logger(
+    assets: list[AssetsDefinition],
+    log_level: str,
+    *,
+    resources: dict[str, Any] | None = None,
+    raise_on_error: bool = True,
+) -> ExecuteInProcessResult:
+    """Execute `assets` for KEY on a fresh instance with only the json logger, at `log_level`."""
+    job = Definitions(
+        assets=assets, resources=resources, loggers={"json": json_console_logger}
+    ).resolve_implicit_global_asset_job_def()
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(source_videos.name or "source_videos", [KEY])
+        return job.execute_in_process(
+            run_config={"loggers": {"json": {"config": {"log_level": log_level}}}},
+            partition_key=KEY,
+            instance=instance,
+            raise_on_error=raise_on_error,
+        )
+
+
 def run_with_json_logger(settings: PipelineSettings, sample_video: Path) -> str:
     """Materialize source_video and source_note for KEY with only the json logger; returns the run id."""
     store = MediaStore(root=str(settings.data_path / "media"))
     register_source(store, SourceRequest(partition_key=KEY, source=str(sample_video)))
-    defs = Definitions(
-        assets=[source_video, source_note],
-        resources={
-            "media_store": store,
-            "io_manager": JsonRecordIOManager(media_store=store),
-            "downloader": Downloader(),
-        },
-        loggers={"json": json_console_logger},
-    )
-    job = defs.resolve_implicit_global_asset_job_def()
-    with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(source_videos.name or "source_videos", [KEY])
-        result = job.execute_in_process(
-            run_config={"loggers": {"json": {"config": {"log_level": "DEBUG"}}}},
-            partition_key=KEY,
-            instance=instance,
-        )
+    result = execute_with_json_logger([source_video, source_note], "DEBUG", resources=store_resources(store))
     assert result.success
     return result.run_id
 
@@ -97,17 +108,7 @@ def test_asset_lines_carry_run_id_partition_and_asset(json_run: tuple[str, str])
 
 
 def test_a_failure_line_carries_the_error(settings: PipelineSettings, capsys: pytest.CaptureFixture[str]) -> None:
-    job = Definitions(
-        assets=[failing_note], loggers={"json": json_console_logger}
-    ).resolve_implicit_global_asset_job_def()
-    with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(source_videos.name or "source_videos", [KEY])
-        result = job.execute_in_process(
-            run_config={"loggers": {"json": {"config": {"log_level": "INFO"}}}},
-            partition_key=KEY,
-            instance=instance,
-            raise_on_error=False,
-        )
+    result = execute_with_json_logger([failing_note], "INFO", raise_on_error=False)
     assert not result.success
     entries = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     failure = next(entry for entry in entries if entry.get("event") == "STEP_FAILURE")

@@ -24,6 +24,11 @@ def make_cue(text: str, start: float = 0.0, step: float = 0.5) -> Cue:
     return Cue(text=text, start=words[0].start, end=words[-1].end, words=words)
 
 
+def timed_cue(*words: tuple[str, float, float]) -> Cue:
+    """The cue "a b" from 0 to 1 s whose words are exactly these (text, start, end), odd timings included."""
+    return Cue(text="a b", start=0, end=1, words=[Word(text=text, start=start, end=end) for text, start, end in words])
+
+
 def texts(result: list[Phrase]) -> list[str]:
     return [p.text for p in result]
 
@@ -64,12 +69,7 @@ def test_phrases_never_span_two_cues() -> None:
 
 
 def test_blank_words_are_skipped() -> None:
-    cue = Cue(
-        text="a b",
-        start=0,
-        end=1,
-        words=[Word(text="a", start=0, end=0.4), Word(text=" ", start=0.4, end=0.5)],
-    )
+    cue = timed_cue(("a", 0, 0.4), (" ", 0.4, 0.5))
     assert texts(phrases([cue])) == ["a"]
 
 
@@ -85,12 +85,7 @@ def test_a_word_event_lasts_until_the_next_word_of_its_phrase_starts() -> None:
 
 
 def test_overlapping_word_timings_still_give_positive_durations() -> None:
-    cue = Cue(
-        text="a b",
-        start=0,
-        end=1,
-        words=[Word(text="a", start=0.5, end=0.6), Word(text="b", start=0.2, end=1)],
-    )
+    cue = timed_cue(("a", 0.5, 0.6), ("b", 0.2, 1))
     assert all(e.end > e.start for e in caption_events(phrases([cue])))
 
 
