@@ -10,23 +10,17 @@ Failures are scripted one request at a time (`fail_next`, `delay_next`); every r
 from __future__ import annotations
 
 import base64
-import json
 import re
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+
+from tests.providers.fakes.base import FakeServer, Fault, Faults, Recorded, Reply, route
 
 LEAD_S = 0.1  # silence before the first character, as real voices breathe in
 CHAR_S = 0.06  # each character's slot in the alignment
 TAIL_S = 0.12  # silence after the last character
-PATH = re.compile(r"^/v1/text-to-speech/(?P<voice_id>[^/]+)/with-timestamps$")
 QUOTA_EXCEEDED = {
     "detail": {
         "status": "quota_exceeded",
@@ -70,142 +64,59 @@ def fake_pcm(text: str, sample_rate: int) -> np.ndarray:
     return np.clip(audio * 32767, -32768, 32767).astype("<i2")
 
 
-@dataclass
-class RecordedRequest:
-    """What the SDK sent: path, query (first value per name), lower-cased headers and the JSON body."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-
-
-@dataclass
-class Scripted:
-    """One scripted answer: an error (status, headers, body) and/or a delay before answering."""
-
-    status: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    delay_s: float = 0.0
-
-
-class FakeElevenLabs:
+class FakeElevenLabs(FakeServer[Recorded]):
     """Context manager running the fake on a free port; `.base_url` is what `ElevenLabs(base_url=...)` takes."""
 
+    record_type = Recorded
+
     def __init__(self, api_key: str = "xi-test-key") -> None:
+        super().__init__()
         self.api_key = api_key
         self.with_alignment = True
-        self.requests: list[RecordedRequest] = []
-        self._script: deque[Scripted] = deque()
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-elevenlabs", daemon=True)
+        self.faults: Faults[Fault] = Faults()
 
     @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _script(self) -> Faults[Fault]:
+        return self.faults  # the name the voice tests reset between cases
 
     def fail_next(self, status: int, headers: dict[str, str] | None = None, body: Any = None) -> None:
         """The next authorized request is answered with this error (queued after earlier scripts)."""
-        with self._lock:
-            self._script.append(Scripted(status=status, headers=headers or {}, body=body))
+        self.faults.add(Fault(status=status, body=body, headers=headers or {}))
 
     def delay_next(self, seconds: float) -> None:
         """The next authorized request is answered normally, but only after `seconds`."""
-        with self._lock:
-            self._script.append(Scripted(delay_s=seconds))
+        self.faults.add(Fault(status=None, delay_s=seconds))
 
-    def tts_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if PATH.match(r.path)]
+    def tts_requests(self) -> list[Recorded]:
+        return self.calls("tts")
 
-    def __enter__(self) -> FakeElevenLabs:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def _next_script(self) -> Scripted | None:
-        with self._lock:
-            return self._script.popleft() if self._script else None
-
-    def answer(self, request: RecordedRequest) -> tuple[int, dict[str, str], Any]:
-        """(status, headers, JSON body) for one request, as ElevenLabs would answer it."""
-        match = PATH.match(request.path)
-        if request.method != "POST" or match is None:
-            return 404, {}, {"detail": "Not Found"}
+    def answer(self, request: Recorded) -> Reply | None:
+        """The reply to one request, as ElevenLabs would answer it."""
+        if request.route != "tts":
+            return Reply(404, {"detail": "Not Found"})
         if request.headers.get("xi-api-key") != self.api_key:
-            return 401, {}, {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}
-        script = self._next_script()
-        if script is not None:
-            time.sleep(script.delay_s)
-            if script.status is not None:
-                return script.status, script.headers, script.body
+            return Reply(401, {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}})
+        fault = self.faults.take()
+        if fault is not None:
+            time.sleep(fault.delay_s)
+            if fault.status is not None:
+                return fault.reply()
+        return self.dispatch(request)
+
+    @route("tts", "POST", r"/v1/text-to-speech/(?P<voice_id>[^/]+)/with-timestamps")
+    def _speech(self, request: Recorded) -> Reply:
         body = request.json if isinstance(request.json, dict) else {}
         text = body.get("text")
         if not isinstance(text, str) or not text:
-            return 422, {}, {"detail": [{"loc": ["body", "text"], "msg": "field required", "type": "missing"}]}
+            return Reply(422, {"detail": [{"loc": ["body", "text"], "msg": "field required", "type": "missing"}]})
         fmt = re.fullmatch(r"pcm_(\d+)", request.query.get("output_format", "mp3_44100_128"))
         if fmt is None:
-            return 400, {}, {"detail": {"status": "invalid_output_format", "message": "the fake speaks pcm_* only"}}
+            return Reply(400, {"detail": {"status": "invalid_output_format", "message": "the fake speaks pcm_* only"}})
         audio = fake_pcm(text, int(fmt.group(1)))
         alignment = fake_alignment(text) if self.with_alignment else None
-        return (
-            200,
-            {"request-id": f"req-{len(self.requests)}"},
-            {
-                "audio_base64": base64.b64encode(audio.tobytes()).decode("ascii"),
-                "alignment": alignment,
-                "normalized_alignment": alignment,
-            },
-        )
-
-
-def _handler_for(fake: FakeElevenLabs) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self._serve()
-
-        def do_GET(self) -> None:
-            self._serve()
-
-        def _serve(self) -> None:
-            url = urlsplit(self.path)
-            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-            try:
-                payload = json.loads(raw) if raw else None
-            except json.JSONDecodeError:
-                payload = None
-            request = RecordedRequest(
-                method=self.command,
-                path=url.path,
-                query={name: values[0] for name, values in parse_qs(url.query).items()},
-                headers={name.lower(): value for name, value in self.headers.items()},
-                json=payload,
-            )
-            fake.requests.append(request)
-            status, headers, body = fake.answer(request)
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client timed out and left: exactly what a slow-response test provokes
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep pytest output clean
-
-    return Handler
+        answer = {
+            "audio_base64": base64.b64encode(audio.tobytes()).decode("ascii"),
+            "alignment": alignment,
+            "normalized_alignment": alignment,
+        }
+        return Reply(200, answer, {"request-id": f"req-{len(self.requests)}"})

@@ -12,51 +12,16 @@ uses there is not documented; the fake's is `upload_url_expired`).
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-import threading
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.providers.fakes.base import FakeServer, Fault, Faults, Recorded, Reply, route
 
 MIB = 1024 * 1024
 PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
-ROUTES = {
-    "/v2/oauth/token/": "token",
-    "/v2/post/publish/creator_info/query/": "creator_info",
-    "/v2/post/publish/video/init/": "init",
-    "/v2/post/publish/inbox/video/init/": "inbox_init",
-    "/v2/post/publish/status/fetch/": "status",
-    "/video/": "upload",
-}
-
-
-@dataclass
-class Recorded:
-    """One request as received: method, route name, query, lower-cased headers, raw body, JSON (if any)."""
-
-    method: str
-    route: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    json: Any
-
-
-@dataclass
-class Fault:
-    """A scripted answer: an error in TikTok's envelope, or a dropped connection (`drop`)."""
-
-    status: int = 500
-    code: str = "internal_error"
-    message: str = "Something went wrong."
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
 
 
 @dataclass
@@ -86,8 +51,15 @@ def envelope(data: Any = None, code: str = "ok", message: str = "") -> dict[str,
     return {"data": data if data is not None else {}, "error": {"code": code, "message": message, "log_id": "fake-log"}}
 
 
-class FakeTikTok:
+def error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, envelope(code=code, message=message))
+
+
+class FakeTikTok(FakeServer[Recorded]):
     """Context manager running the fake on a free port; `.base_url` is the API host and the token host."""
+
+    record_type = Recorded
+    json_type = "application/json; charset=UTF-8"
 
     def __init__(
         self,
@@ -97,6 +69,7 @@ class FakeTikTok:
         client_secret: str = "tt-secret",
         refresh_token: str = "rft.0",
     ) -> None:
+        super().__init__()
         self.access_token = access_token
         self.client_key, self.client_secret, self.refresh_token = client_key, client_secret, refresh_token
         self.privacy_options = list(PRIVACY_LEVELS)
@@ -108,22 +81,10 @@ class FakeTikTok:
         self.max_last_chunk_bytes = 128 * MIB
         self.processing_polls = 1  # PROCESSING_UPLOAD answers after the last chunk
         self.post_id_polls = 1  # PUBLISH_COMPLETE answers with an empty post-id list before the id appears
-        self.requests: list[Recorded] = []
         self.uploads: dict[str, Upload] = {}
         self.refreshes = 0
+        self.faults: Faults[Fault] = Faults()
         self._next_fail_reason = ""
-        self._faults: dict[str, deque[Fault]] = {}
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-tiktok", daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     # --- scripting -------------------------------------------------------------------------------------------
     def fail_next(
@@ -136,15 +97,13 @@ class FakeTikTok:
         headers: dict[str, str] | None = None,
         times: int = 1,
     ) -> None:
-        """The next `times` requests to `route` (a ROUTES name, or `upload:<chunk index>`) get this error."""
-        with self._lock:
-            queue = self._faults.setdefault(route, deque())
-            queue.extend(Fault(status, code, message, headers or {}) for _ in range(times))
+        """The next `times` requests to `route` (a route name, or `upload:<chunk index>`) get this error."""
+        body = {"error": code} if route == "token" else envelope(code=code, message=message)
+        self.faults.add(Fault(route, status, body, headers or {}, times=times))
 
     def drop_next(self, route: str, *, times: int = 1) -> None:
         """The next `times` requests to `route` are read, then the connection is closed without an answer."""
-        with self._lock:
-            self._faults.setdefault(route, deque()).extend(Fault(drop=True) for _ in range(times))
+        self.faults.add(Fault(route, drop=True, times=times))
 
     def fail_next_publish(self, reason: str) -> None:
         """The next init's status ends in FAILED with this fail_reason."""
@@ -160,82 +119,50 @@ class FakeTikTok:
         """Direct posts TikTok made: every fully uploaded direct init that did not fail."""
         return [u for u in self.uploads.values() if u.mode == "direct" and u.complete and not u.fail_reason]
 
-    def calls(self, route: str) -> list[Recorded]:
-        return [r for r in self.requests if r.route == route]
-
-    def __enter__(self) -> FakeTikTok:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
     # --- protocol --------------------------------------------------------------------------------------------
-    def _fault(self, *routes: str) -> Fault | None:
-        with self._lock:
-            for route in routes:
-                queue = self._faults.get(route)
-                if queue:
-                    return queue.popleft()
-        return None
-
-    def answer(self, request: Recorded) -> tuple[int, dict[str, str], Any] | None:
-        """(status, headers, JSON body) for one request; None drops the connection."""
+    def answer(self, request: Recorded) -> Reply | None:
+        """The reply to one request; None drops the connection."""
         if request.route == "upload":
             return self._upload(request)
-        if request.method != "POST" or not request.route:
-            return 404, {}, envelope(code="not_found", message="Unknown path")
+        if not request.route:
+            return error(404, "not_found", "Unknown path")
         if request.route == "token":
-            fault = self._fault("token")
-            if fault is not None:
-                return None if fault.drop else (fault.status, fault.headers, {"error": fault.code})
-            return self._token(request)
-        if request.headers.get("authorization") != f"Bearer {self.access_token}":
-            return 401, {}, envelope(code="access_token_invalid", message="The access token is invalid or not found.")
-        fault = self._fault(request.route)
+            fault = self.faults.take("token")
+            return fault.reply() if fault is not None else self._token(request)
+        if not request.bearer_is(self.access_token):
+            return error(401, "access_token_invalid", "The access token is invalid or not found.")
+        fault = self.faults.take(request.route)
         if fault is not None:
-            return (
-                None if fault.drop else (fault.status, fault.headers, envelope(code=fault.code, message=fault.message))
-            )
-        if request.headers.get("content-type", "").split(";")[0] != "application/json":
-            return 400, {}, envelope(code="invalid_params", message="Content-Type must be application/json")
-        body = request.json if isinstance(request.json, dict) else {}
-        if request.route == "creator_info":
-            return 200, {}, envelope(self._creator_info())
-        if request.route in ("init", "inbox_init"):
-            return self._init(request.route, body)
-        return self._status(body)
+            return fault.reply()
+        if request.content_type.split(";")[0] != "application/json":
+            return error(400, "invalid_params", "Content-Type must be application/json")
+        return self.dispatch(request)
 
-    def _token(self, request: Recorded) -> tuple[int, dict[str, str], Any]:
-        form = {name: values[0] for name, values in parse_qs(request.body.decode()).items()}
+    @route("token", "POST", "/v2/oauth/token/")
+    def _token(self, request: Recorded) -> Reply:
+        form = request.urlencoded
         if (form.get("client_key"), form.get("client_secret")) != (self.client_key, self.client_secret):
-            return 401, {}, {"error": "invalid_client", "error_description": "Client key or secret is wrong."}
+            return Reply(401, {"error": "invalid_client", "error_description": "Client key or secret is wrong."})
         if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != self.refresh_token:
-            return 400, {}, {"error": "invalid_grant", "error_description": "Refresh token is invalid or expired."}
+            return Reply(400, {"error": "invalid_grant", "error_description": "Refresh token is invalid or expired."})
         # Rotation: the old refresh token stops working once a new one is issued.
         self.refreshes += 1
         self.access_token = f"act.{self.refreshes}.{secrets.token_hex(4)}"
         self.refresh_token = f"rft.{self.refreshes}.{secrets.token_hex(4)}"
-        return (
-            200,
-            {},
-            {
-                "access_token": self.access_token,
-                "expires_in": 7200,
-                "open_id": "fake-open-id",
-                "refresh_token": self.refresh_token,
-                "refresh_expires_in": 15552000,
-                "scope": "user.info.basic,video.publish,video.upload",
-                "token_type": "Bearer",
-            },
-        )
+        tokens = {
+            "access_token": self.access_token,
+            "expires_in": 7200,
+            "open_id": "fake-open-id",
+            "refresh_token": self.refresh_token,
+            "refresh_expires_in": 15552000,
+            "scope": "user.info.basic,video.publish,video.upload",
+            "token_type": "Bearer",
+        }
+        return Reply(200, tokens)
 
-    def _creator_info(self) -> dict[str, Any]:
-        return {
+    @route("creator_info", "POST", "/v2/post/publish/creator_info/query/")
+    def _creator_info(self, request: Recorded) -> Reply:
+        info = {
             "creator_avatar_url": "https://example.invalid/avatar.jpg",
             "creator_username": self.username,
             "creator_nickname": "Shorts Lab",
@@ -245,6 +172,7 @@ class FakeTikTok:
             "stitch_disabled": True,
             "max_video_post_duration_sec": self.max_duration_s,
         }
+        return Reply(200, envelope(info))
 
     def _chunk_error(self, size: Any, chunk: Any, count: Any) -> str:
         """Why a source_info breaks the media transfer guide's chunk rules ("" when it does not)."""
@@ -260,31 +188,33 @@ class FakeTikTok:
             return "the last chunk is too large"
         return ""
 
-    def _init(self, route: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    @route("init", "POST", "/v2/post/publish/video/init/")
+    def _direct_init(self, request: Recorded) -> Reply:
+        return self._init("init", request.json if isinstance(request.json, dict) else {})
+
+    @route("inbox_init", "POST", "/v2/post/publish/inbox/video/init/")
+    def _inbox_init(self, request: Recorded) -> Reply:
+        return self._init("inbox_init", request.json if isinstance(request.json, dict) else {})
+
+    def _init(self, route: str, body: dict[str, Any]) -> Reply:
         source = body.get("source_info") or {}
         post_info = body.get("post_info") or {}
         if source.get("source") != "FILE_UPLOAD":
-            return 400, {}, envelope(code="invalid_params", message="source must be FILE_UPLOAD")
+            return error(400, "invalid_params", "source must be FILE_UPLOAD")
         size, chunk, count = source.get("video_size"), source.get("chunk_size"), source.get("total_chunk_count")
         problem = self._chunk_error(size, chunk, count)
         if problem:
-            return 400, {}, envelope(code="invalid_params", message=problem)
+            return error(400, "invalid_params", problem)
         assert isinstance(size, int) and isinstance(chunk, int) and isinstance(count, int)  # checked just above
         if route == "init":
             if not isinstance(post_info.get("title"), str) or len(post_info["title"]) > 2200:
-                return 400, {}, envelope(code="invalid_params", message="title must be a string of ≤ 2200 characters")
+                return error(400, "invalid_params", "title must be a string of ≤ 2200 characters")
             if post_info.get("privacy_level") not in self.privacy_options:
-                return (
-                    400,
-                    {},
-                    envelope(
-                        code="privacy_level_option_mismatch",
-                        message="privacy_level is not one of the creator's privacy_level_options",
-                    ),
-                )
+                mismatch = "privacy_level is not one of the creator's privacy_level_options"
+                return error(400, "privacy_level_option_mismatch", mismatch)
             flags = ("disable_duet", "disable_comment", "disable_stitch", "is_aigc")
             if any(not isinstance(post_info.get(flag, False), bool) for flag in flags):
-                return 400, {}, envelope(code="invalid_params", message="disable_* and is_aigc must be booleans")
+                return error(400, "invalid_params", "disable_* and is_aigc must be booleans")
         publish_id = f"v_pub_file~v2-1.{len(self.uploads) + 1}"
         upload = Upload(
             publish_id=publish_id,
@@ -299,26 +229,25 @@ class FakeTikTok:
         self._next_fail_reason = ""
         self.uploads[publish_id] = upload
         upload_url = f"{self.base_url}/video/?upload_id={publish_id}&upload_token={upload.upload_token}"
-        return 200, {}, envelope({"publish_id": publish_id, "upload_url": upload_url})
+        return Reply(200, envelope({"publish_id": publish_id, "upload_url": upload_url}))
 
-    def _upload(self, request: Recorded) -> tuple[int, dict[str, str], Any] | None:
+    @route("upload", "PUT", "/video/")
+    def _upload(self, request: Recorded) -> Reply | None:
         upload = self.uploads.get(request.query.get("upload_id", ""))
-        if request.method != "PUT" or upload is None or request.query.get("upload_token") != upload.upload_token:
-            return 404, {}, envelope(code="not_found", message="Unknown upload")
+        if upload is None or request.query.get("upload_token") != upload.upload_token:
+            return error(404, "not_found", "Unknown upload")
         if "authorization" in request.headers:
-            return 400, {}, envelope(code="invalid_params", message="the upload URL is pre-signed; send no token")
+            return error(400, "invalid_params", "the upload URL is pre-signed; send no token")
         if upload.expired:
-            return 403, {}, envelope(code="upload_url_expired", message="The upload URL has expired.")
+            return error(403, "upload_url_expired", "The upload URL has expired.")
         match = CONTENT_RANGE.match(request.headers.get("content-range", ""))
         if request.headers.get("content-type") != "video/mp4" or match is None:
-            return 400, {}, envelope(code="invalid_params", message="need Content-Type video/mp4 and a Content-Range")
+            return error(400, "invalid_params", "need Content-Type video/mp4 and a Content-Range")
         first, last, total = (int(group) for group in match.groups())
         index = first // upload.chunk_size
-        fault = self._fault(f"upload:{index}", "upload")
+        fault = self.faults.take(f"upload:{index}", "upload")
         if fault is not None:
-            return (
-                None if fault.drop else (fault.status, fault.headers, envelope(code=fault.code, message=fault.message))
-            )
+            return fault.reply()
         expected = upload.video_size - first if index == upload.chunk_count - 1 else upload.chunk_size
         if (
             total != upload.video_size
@@ -328,15 +257,17 @@ class FakeTikTok:
             or len(request.body) != expected
             or int(request.headers.get("content-length", -1)) != expected
         ):
-            return 416, {}, envelope(code="invalid_params", message=f"Content-Range {first}-{last}/{total} is wrong")
+            return error(416, "invalid_params", f"Content-Range {first}-{last}/{total} is wrong")
         upload.received += request.body
         upload.ranges.append((first, last))
-        return (201 if upload.complete else 206), {}, envelope()
+        return Reply(201 if upload.complete else 206, envelope())
 
-    def _status(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    @route("status", "POST", "/v2/post/publish/status/fetch/")
+    def _status(self, request: Recorded) -> Reply:
+        body = request.json if isinstance(request.json, dict) else {}
         upload = self.uploads.get(str(body.get("publish_id")))
         if upload is None:
-            return 400, {}, envelope(code="invalid_params", message="Unknown publish_id")
+            return error(400, "invalid_params", "Unknown publish_id")
         data: dict[str, Any] = {
             "status": "PROCESSING_UPLOAD",
             "uploaded_bytes": len(upload.received),
@@ -355,55 +286,4 @@ class FakeTikTok:
                 if polls > self.post_id_polls:
                     upload.post_id = upload.post_id or 7_400_000_000_000_000_000 + len(self.posts)
                     data["publicaly_available_post_id"] = [upload.post_id]
-        return 200, {}, envelope(data)
-
-
-def _handler_for(fake: FakeTikTok) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self._serve()
-
-        def do_PUT(self) -> None:
-            self._serve()
-
-        def do_GET(self) -> None:
-            self._serve()
-
-        def _serve(self) -> None:
-            url = urlsplit(self.path)
-            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-            try:
-                payload = json.loads(raw) if raw and "json" in self.headers.get("content-type", "") else None
-            except json.JSONDecodeError:
-                payload = None
-            request = Recorded(
-                method=self.command,
-                route=ROUTES.get(url.path, ""),
-                query={name: values[0] for name, values in parse_qs(url.query).items()},
-                headers={name.lower(): value for name, value in self.headers.items()},
-                body=raw,
-                json=payload,
-            )
-            with fake._lock:
-                fake.requests.append(request)
-            answer = fake.answer(request)
-            if answer is None:
-                self.close_connection = True  # the client sees the connection drop mid-request
-                return
-            status, headers, body = answer
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json; charset=UTF-8")
-                self.send_header("content-length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep pytest output clean
-
-    return Handler
+        return Reply(200, envelope(data))
