@@ -122,8 +122,8 @@ def test_500_is_retried_then_succeeds(fake: FakeElevenLabs, tmp_path: Path) -> N
 
 
 def test_slow_answer_times_out_and_is_retried(fake: FakeElevenLabs, tmp_path: Path) -> None:
-    fake.delay_next(1.5)
-    synthesis = speaker(fake, timeout_s=0.4).speak(LINES[:1], tmp_path / "v.wav")
+    fake.hold_next()  # answered only after the retry arrived: the client must have timed out first
+    synthesis = speaker(fake, timeout_s=2.0).speak(LINES[:1], tmp_path / "v.wav")
     assert len(fake.tts_requests()) == 2 and synthesis.cues[0].words
 
 

@@ -104,9 +104,9 @@ def test_server_error_is_retried_then_succeeds(fake: FakeOpenAI, sample_video: P
 
 
 def test_slow_answer_times_out_and_is_retried(fake: FakeOpenAI, sample_video: Path) -> None:
-    fake.slow_next(1.5)
+    fake.hold_next()  # answered only after the retry arrived: the client must have timed out first
 
-    transcript = transcriber(fake, timeout_s=0.5).transcribe(sample_video)
+    transcript = transcriber(fake, timeout_s=2.0).transcribe(sample_video)
 
     assert transcript.words and len(fake.requests_to("/audio/transcriptions")) == 2
 

@@ -156,7 +156,8 @@ class Fault:
     """A scripted answer for the next `times` requests it matches, after letting `skip` of them through.
 
     It answers an error (`status`, `body`, `headers`), drops the connection (`drop`), or, with `status` None,
-    lets the fake answer normally, after `delay_s`.
+    lets the fake answer normally; with `hold`, only once the client has sent its next request (so the client
+    can only have gone on by giving up on this one: a timeout test that does not depend on the machine's speed).
     """
 
     route: str | None = None  # None: any request the fake asks about
@@ -164,7 +165,7 @@ class Fault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
-    delay_s: float = 0.0
+    hold: bool = False
     times: int = 1
     skip: int = 0
 
@@ -270,6 +271,7 @@ class FakeServer(Generic[R]):
     def __init__(self) -> None:
         self.requests: list[R] = []
         self.lock = threading.RLock()
+        self._arrived = threading.Condition(self.lock)
         self._servers: dict[str, ThreadingHTTPServer] = {}
         self._threads: list[threading.Thread] = []
 
@@ -351,6 +353,13 @@ class FakeServer(Generic[R]):
     def log(self, request: R) -> None:
         with self.lock:
             self.requests.append(request)
+            self._arrived.notify_all()
+
+    def hold_until_next_request(self, request: R, *, limit_s: float = 60.0) -> None:
+        """Block this answer until a request logged after `request` arrives (or `limit_s`, a safety net)."""
+        with self.lock:
+            seen = len(self.requests)
+            self._arrived.wait_for(lambda: len(self.requests) > seen, timeout=limit_s)
 
     def answer(self, request: R) -> Reply | None:
         """The reply to one logged request; None drops the connection unanswered."""

@@ -4,14 +4,13 @@ Serves `POST /v1/text-to-speech/{voice_id}/with-timestamps?output_format=pcm_<ra
 answers like the real API: base64 raw little-endian int16 PCM plus a character alignment that matches the audio.
 The audio is a synthetic voice: every letter or digit is a 60 ms harmonic tone, spaces and punctuation are
 silence, with a little silence before and after, so "loud where characters are said" holds sample for sample.
-Failures are scripted one request at a time (`fail_next`, `delay_next`); every request is recorded.
+Failures are scripted one request at a time (`fail_next`, `hold_next`); every request is recorded.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import time
 from typing import Any
 
 import numpy as np
@@ -83,9 +82,9 @@ class FakeElevenLabs(FakeServer[Recorded]):
         """The next authorized request is answered with this error (queued after earlier scripts)."""
         self.faults.add(Fault(status=status, body=body, headers=headers or {}))
 
-    def delay_next(self, seconds: float) -> None:
-        """The next authorized request is answered normally, but only after `seconds`."""
-        self.faults.add(Fault(status=None, delay_s=seconds))
+    def hold_next(self) -> None:
+        """The next authorized request is answered normally, but only after the client's next request arrives."""
+        self.faults.add(Fault(status=None, hold=True))
 
     def tts_requests(self) -> list[Recorded]:
         return self.calls("tts")
@@ -98,7 +97,8 @@ class FakeElevenLabs(FakeServer[Recorded]):
             return Reply(401, {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}})
         fault = self.faults.take()
         if fault is not None:
-            time.sleep(fault.delay_s)
+            if fault.hold:
+                self.hold_until_next_request(request)
             if fault.status is not None:
                 return fault.reply()
         return self.dispatch(request)

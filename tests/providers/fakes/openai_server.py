@@ -129,9 +129,9 @@ class FakeOpenAI(FakeServer[RecordedRequest]):
             path=path,
         )
 
-    def slow_next(self, delay_s: float, path: str | None = None) -> None:
-        """Answer the next request normally, but only after `delay_s` seconds."""
-        self.faults.add(Fault(path, status=None, delay_s=delay_s))
+    def hold_next(self, path: str | None = None) -> None:
+        """Answer the next request normally, but only after the client's next request arrives."""
+        self.faults.add(Fault(path, status=None, hold=True))
 
     def chat_next(
         self, *, content: str | dict[str, Any] | None = None, refusal: str | None = None, finish_reason: str = "stop"
@@ -148,8 +148,8 @@ class FakeOpenAI(FakeServer[RecordedRequest]):
 
     def answer(self, request: RecordedRequest) -> Reply | None:
         scripted = self.faults.take(where=lambda f: f.route is None or request.path.endswith(f.route))
-        if scripted is not None and scripted.delay_s:
-            time.sleep(scripted.delay_s)
+        if scripted is not None and scripted.hold:
+            self.hold_until_next_request(request)
         if not request.bearer_is(self.api_key):
             # Like a careless compatible server, echo the key: the client must never repeat it.
             given = request.headers.get("authorization", "").removeprefix("Bearer ")
