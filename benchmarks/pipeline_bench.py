@@ -15,14 +15,11 @@ from dagster import DagsterInstance
 
 from cli.sample_source import make_sample_source
 from definitions import build_definitions
-from pipeline_assets.partitions import source_videos
+from resources.catalog import PARTITIONS_NAME, STAGES, chain_assets
 from resources.media.source_registry import register_source
 from resources.partition_keys import key_for_file
-from resources.publish import PLATFORMS
 from resources.records import ShortVideo, SourceRequest
 from resources.settings import PipelineSettings
-
-STAGES = ["source_video", "transcript", "script", "voiceover", "avatar_video", "short_video"]
 
 
 def main() -> None:
@@ -34,7 +31,7 @@ def main() -> None:
         resources = defs.resources or {}
         register_source(resources["media_store"], SourceRequest(partition_key=key, source=str(sample)))
         instance = DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
+        instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
         started = time.perf_counter()
         result = defs.resolve_job_def("short_pipeline_job").execute_in_process(
             instance=instance,
@@ -43,7 +40,7 @@ def main() -> None:
         )
         total = time.perf_counter() - started
         elapsed: dict[str, float] = {}
-        for node in [*STAGES, *(f"{platform}_post" for platform in PLATFORMS)]:
+        for node in chain_assets():
             for mat in result.asset_materializations_for_node(node):
                 value = mat.metadata["elapsed_s"].value
                 elapsed[node] = float(value) if isinstance(value, int | float) else 0.0

@@ -16,9 +16,10 @@ from typing import IO, Any
 
 from dagster import Field, InitLoggerContext, logger
 
+from resources.catalog import LOCATION_NAME, PARTITION_TAG
+
 # Where Dagster's DagsterLogManager puts what it knows about the log call (see dagster._core.log_manager).
 DAGSTER_META_ATTR = "dagster_meta"
-PARTITION_TAG = "dagster/partition"
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -91,4 +92,4 @@ def json_stream_logger(name: str, level: int | str, stream: IO[str] | None = Non
     description="One JSON object per line on stderr, with run_id, partition and asset, for log collectors.",
 )
 def json_console_logger(init_context: InitLoggerContext) -> logging.Logger:
-    return json_stream_logger("viral_shorts", init_context.logger_config["log_level"].upper())
+    return json_stream_logger(LOCATION_NAME, init_context.logger_config["log_level"].upper())
