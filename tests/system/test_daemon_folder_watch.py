@@ -7,63 +7,25 @@ from workspace.yaml. The test only drops a file and waits.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from cli.sample_source import make_sample_source
 from resources.media.probe import probe
 from resources.partition_keys import key_for_file
 from resources.settings import PROJECT_ROOT
-from tests.system.test_postgres_instance import postgres_overrides
+from tests.system.daemon import isolated_env, start_process, stop_process_group, tail, write_dagster_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 BIN = Path(sys.executable).parent
 DEADLINE_S = 240.0
 NARRATION = ["Freeze chopped herbs in olive oil inside an ice cube tray."]
-
-
-def write_dagster_home(home: Path, db_name: str) -> None:
-    """The production instance shape: PostgreSQL storage and a run queue."""
-    home.mkdir(parents=True)
-    config = {
-        **postgres_overrides(db_name),
-        "run_coordinator": {
-            "module": "dagster.core.run_coordinator",
-            "class": "QueuedRunCoordinator",
-            "config": {"max_concurrent_runs": 2},
-        },
-        "telemetry": {"enabled": False},
-    }
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-
-
-def isolated_env(home: Path, data: Path, inbox: Path) -> dict[str, str]:
-    """This machine's environment without any SHORTS_* setting a developer may have, plus the test's folders."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SHORTS_")}
-    env.update(DAGSTER_HOME=str(home), SHORTS_DATA_DIR=str(data), SHORTS_WATCH_DIR=str(inbox))
-    return env
-
-
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the daemon's whole group (code servers, run workers), then SIGKILL whatever is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=20)
-    # Code servers and run workers can outlive a daemon that stopped on SIGTERM: the group goes in any case.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
 
 
 def wait_for_finished_run(instance: DagsterInstance, key: str, daemon_log: Path) -> DagsterRun:
@@ -76,10 +38,6 @@ def wait_for_finished_run(instance: DagsterInstance, key: str, daemon_log: Path)
         time.sleep(2.0)
     status = runs[0].status.value if runs else "no run was created"
     pytest.fail(f"no finished run for {key} after {DEADLINE_S:.0f} s ({status}); daemon log:\n{tail(daemon_log)}")
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
 
 
 def test_a_video_dropped_in_the_watch_folder_becomes_a_short(postgres_db: str, tmp_path: Path) -> None:
@@ -100,15 +58,7 @@ def test_a_video_dropped_in_the_watch_folder_becomes_a_short(postgres_db: str, t
         timeout=120,
     )
     daemon_log = tmp_path / "daemon.log"
-    with daemon_log.open("wb") as log:
-        daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so the finally below stops every child too
-        )
+    daemon = start_process([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, daemon_log)
     try:
         with DagsterInstance.from_config(str(home)) as instance:
             run = wait_for_finished_run(instance, key, daemon_log)

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import psycopg2
 import pytest
 from dagster import DagsterInstance
 from dagster._daemon.types import DaemonHeartbeat
@@ -20,8 +15,8 @@ from dagster._daemon.types import DaemonHeartbeat
 from cli.__main__ import main
 from cli.health import ComponentHealth, HealthReport, check_health
 from resources.settings import PROJECT_ROOT, PipelineSettings
+from tests.system.local_servers import free_port, serving_folder
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 PG_PASSWORD = "hunter2-not-for-logs"
 
 
@@ -38,33 +33,17 @@ def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def closed_port_url() -> str:
     """The URL of a port on 127.0.0.1 where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-class ServerInfoHandler(http.server.BaseHTTPRequestHandler):
-    """Answers `/server_info` like dagster-webserver does."""
-
-    def do_GET(self) -> None:
-        body = json.dumps({"dagster_webserver_version": "1.test", "dagster_version": "1.test"}).encode()
-        self.send_response(200 if self.path == "/server_info" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture
-def webserver_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ServerInfoHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def webserver_url(tmp_path: Path) -> Iterator[str]:
+    """A stand-in for dagster-webserver: a folder whose `server_info` file is the JSON the webserver answers."""
+    root = tmp_path / "webserver"
+    root.mkdir()
+    (root / "server_info").write_text(json.dumps({"dagster_webserver_version": "1.test", "dagster_version": "1.test"}))
+    with serving_folder(root) as url:
+        yield url
 
 
 def component(report: HealthReport, name: str) -> ComponentHealth:
@@ -150,32 +129,24 @@ def test_cli_exit_code_and_json(dagster_home: Path, closed_port_url: str, capsys
 
 
 @pytest.fixture
-def postgres_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A DAGSTER_HOME whose storage is a fresh database on the local PostgreSQL server (dropped afterwards)."""
-    name = f"health_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(**PG)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
+def postgres_home(postgres_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DAGSTER_HOME whose storage is a fresh database on the local PostgreSQL server, with a password set."""
     home = tmp_path / "pg_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(
         "storage:\n  postgres:\n    postgres_db:\n      username: postgres\n"
-        f"      password: {PG_PASSWORD}\n      hostname: 127.0.0.1\n      db_name: {name}\n      port: 5432\n"
+        f"      password: {PG_PASSWORD}\n      hostname: 127.0.0.1\n      db_name: {postgres_db}\n      port: 5432\n"
     )
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    try:
-        yield home
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    return home
 
 
 @pytest.mark.postgres
-def test_postgres_database_is_ok_and_shows_the_host_but_no_password(postgres_home: Path, closed_port_url: str) -> None:
+def test_postgres_database_is_ok_and_shows_the_host_but_no_password(
+    postgres_home: Path, postgres_db: str, closed_port_url: str
+) -> None:
     report = check_health(ui_url=closed_port_url, settings=PipelineSettings(data_dir=str(postgres_home / "data")))
     database = component(report, "database")
     assert database.ok, database.detail
-    assert "postgres at 127.0.0.1:5432/health_" in database.detail
+    assert f"postgres at 127.0.0.1:5432/{postgres_db}" in database.detail
     assert PG_PASSWORD not in report.model_dump_json()

@@ -24,7 +24,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
@@ -46,8 +45,7 @@ from resources.media.store import MediaStore
 from resources.partition_keys import key_for_file
 from resources.records import SourceRequest
 from resources.settings import PROJECT_ROOT, PipelineSettings
-from tests.system.test_daemon_folder_watch import isolated_env, stop_process_group, tail
-from tests.system.test_postgres_instance import postgres_overrides
+from tests.system.daemon import isolated_env, start_process, stop_process_group, tail, write_dagster_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(180)]
 
@@ -60,33 +58,21 @@ FAILURE_DEADLINE_S = 90.0
 # One sentence still makes a ~14 s short (hook and call to action are added): its render takes seconds, so it is
 # still running when the test reacts to its STEP_START (≈0.2 s).
 NARRATION = ["Freeze chopped herbs in olive oil inside an ice cube tray."]
+# On top of the production instance: monitoring polls every 2 s, and no automatic retry (the test re-executes).
+MONITORING_WITHOUT_RETRIES = {
+    "run_monitoring": {
+        "enabled": True,
+        "poll_interval_seconds": 2,
+        "start_timeout_seconds": 60,
+        "max_resume_run_attempts": 0,
+    },
+    "run_retries": {"enabled": False},
+}
 
 
 def full_job() -> JobDefinition:
     """The job as the code location defines it, rebuilt from SHORTS_* in each step process (reconstructable)."""
     return build_definitions(PipelineSettings.from_env()).resolve_job_def(JOB)
-
-
-def write_dagster_home(home: Path, db_name: str) -> None:
-    """PostgreSQL, a run queue, monitoring polling every 2 s, and no automatic retry (the test re-executes)."""
-    home.mkdir(parents=True)
-    config = {
-        **postgres_overrides(db_name),
-        "run_coordinator": {
-            "module": "dagster.core.run_coordinator",
-            "class": "QueuedRunCoordinator",
-            "config": {"max_concurrent_runs": 2},
-        },
-        "run_monitoring": {
-            "enabled": True,
-            "poll_interval_seconds": 2,
-            "start_timeout_seconds": 60,
-            "max_resume_run_attempts": 0,
-        },
-        "run_retries": {"enabled": False},
-        "telemetry": {"enabled": False},
-    }
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
 
 def step_keys(instance: DagsterInstance, run_id: str, event_type: DagsterEventType) -> set[str]:
@@ -180,7 +166,7 @@ def test_a_killed_run_worker_fails_the_run_and_reexecution_redoes_only_the_unfin
     postgres_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home, data, inbox = tmp_path / "dagster_home", tmp_path / "data", tmp_path / "inbox"
-    write_dagster_home(home, postgres_db)
+    write_dagster_home(home, postgres_db, **MONITORING_WITHOUT_RETRIES)
     inbox.mkdir()
     video = make_sample_source(tmp_path / "made" / "clip.mp4", narration=NARRATION)
     key = key_for_file(video)
@@ -190,15 +176,7 @@ def test_a_killed_run_worker_fails_the_run_and_reexecution_redoes_only_the_unfin
     timings: dict[str, float] = {}
 
     daemon_log = tmp_path / "daemon.log"
-    with daemon_log.open("wb") as log:
-        daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the finally below stops code servers and workers too
-        )
+    daemon = start_process([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, daemon_log)
     try:
         with DagsterInstance.from_config(str(home)) as instance:
             instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])

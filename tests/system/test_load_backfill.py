@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -38,9 +38,8 @@ from resources.catalog import chain_assets
 from resources.media.source_registry import register_source
 from resources.records import SourceRequest
 from resources.settings import PROJECT_ROOT, PipelineSettings
+from tests.system.daemon import start_process, stop_process_group, tail, write_dagster_home
 from tests.system.local_servers import free_port, wait_for_webserver
-from tests.system.test_daemon_folder_watch import stop_process_group, tail
-from tests.system.test_postgres_instance import postgres_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1800)]
 
@@ -53,20 +52,13 @@ DEADLINE_S = 300.0 + 30.0 * PARTITIONS * len(SELECTION) / 2
 QUEUE_BLOCKED = re.compile(r"Run (\S+) is blocked by global concurrency limits")
 
 
-def write_dagster_home(home: Path, db_name: str) -> None:
-    """The production run queue and concurrency settings, with PostgreSQL here and local run workers."""
+def production_queue() -> dict[str, Any]:
+    """deploy/dagster.yaml's run queue and concurrency sections, dequeuing every second, every pool at POOL_LIMIT."""
     production = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
     run_coordinator = production["run_coordinator"]
     run_coordinator["config"]["dequeue_interval_seconds"] = 1  # production polls every 5 s
     production["concurrency"]["pools"]["default_limit"] = POOL_LIMIT
-    home.mkdir(parents=True)
-    config = {
-        **postgres_overrides(db_name),
-        "run_coordinator": run_coordinator,
-        "concurrency": production["concurrency"],
-        "telemetry": {"enabled": False},
-    }
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return {"run_coordinator": run_coordinator, "concurrency": production["concurrency"]}
 
 
 def max_concurrency(intervals: list[tuple[float, float]]) -> int:
@@ -77,13 +69,6 @@ def max_concurrency(intervals: list[tuple[float, float]]) -> int:
         running += delta
         peak = max(peak, running)
     return peak
-
-
-def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
 
 
 def wait_for_backfill(instance: DagsterInstance, backfill_id: str, daemon_log: Path) -> BulkActionStatus:
@@ -122,14 +107,14 @@ def step_spans(instance: DagsterInstance, run_ids: list[str]) -> tuple[dict[str,
 def webserver(postgres_db: str, tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
     """A webserver on a fresh PostgreSQL database with the production queue: (its URL, DAGSTER_HOME, env)."""
     home = tmp_path / "dagster_home"
-    write_dagster_home(home, postgres_db)
+    write_dagster_home(home, postgres_db, **production_queue())
     env = {name: value for name, value in os.environ.items() if not name.startswith("SHORTS_")}
     env.update(DAGSTER_HOME=str(home), SHORTS_DATA_DIR=str(tmp_path / "data"), SHORTS_STEP_EXECUTION="in_process")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "webserver.log"
     command = [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
-    process = start(command, env, log)
+    process = start_process(command, env, log)
     try:
         if not wait_for_webserver(url):
             pytest.fail(f"webserver at {url} did not start; its log:\n{tail(log)}")
@@ -157,7 +142,7 @@ def test_a_50_partition_backfill_keeps_every_pool_at_its_limit(
         started = time.monotonic()
         backfill = launch_backfill(keys, assets=SELECTION, url=url, title="load test")
         # Started after the launch, so its first backfill iteration (then one every 30 s) already sees it.
-        daemon = start([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, daemon_log)
+        daemon = start_process([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, daemon_log)
         try:
             status = wait_for_backfill(instance, backfill.backfill_id, daemon_log)
         finally:

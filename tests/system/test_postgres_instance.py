@@ -6,57 +6,24 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, instance_for_test, materialize
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, instance_for_test
 
-from pipeline_assets.partitions import source_videos
-from resources.ingest import Downloader
-from resources.io_manager import JsonRecordIOManager
-from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
-from resources.records import SourceRequest
-from resources.transcribe import Transcriber
-from tests.graph import assets_named
-
-source_video, transcript = assets_named("source_video", "transcript")
+from tests.graph import materialize_partition
+from tests.system.daemon import postgres_overrides
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 
 pytestmark = pytest.mark.postgres
 
 
-def postgres_overrides(db_name: str) -> dict[str, object]:
-    return {
-        "storage": {
-            "postgres": {
-                "postgres_db": {
-                    "username": "postgres",
-                    "password": "",
-                    "hostname": "127.0.0.1",
-                    "db_name": db_name,
-                    "port": 5432,
-                }
-            }
-        }
-    }
-
-
 def test_runs_and_materializations_persist_in_postgres(postgres_db: str, tmp_path: Path, sample_video: Path) -> None:
     store = MediaStore(root=str(tmp_path / "media"))
     key = "file-pgtest"
-    register_source(store, SourceRequest(partition_key=key, source=str(sample_video)))
     with instance_for_test(overrides=postgres_overrides(postgres_db)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        instance.add_dynamic_partitions(source_videos.name or "source_videos", [key])
-        result = materialize(
-            [source_video, transcript],
-            partition_key=key,
-            instance=instance,
-            resources={
-                "media_store": store,
-                "io_manager": JsonRecordIOManager(media_store=store),
-                "downloader": Downloader(),
-                "transcriber": Transcriber(),
-            },
+        result = materialize_partition(
+            ["source_video", "transcript"], key, store, source=str(sample_video), instance=instance
         )
         run_id = result.run_id
     # A second instance on the same database sees everything: nothing lived in process memory.
