@@ -18,8 +18,6 @@ import ssl
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from copy import deepcopy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,7 +25,6 @@ from typing import Any, ClassVar
 
 import click
 import httpx
-import psycopg2
 import pytest
 import yaml
 
@@ -357,23 +354,6 @@ def test_instance_agrees_with_compose(instance_yaml: dict[str, Any], compose: di
     assert compose["services"]["user_code"]["environment"]["DAGSTER_CURRENT_IMAGE"].startswith("${DAGSTER_IMAGE")
     # Secrets by name only: a value written here would end up in every run's container config.
     assert all(re.fullmatch(r"[A-Z][A-Z0-9_]*", name) for name in launcher["env_vars"])
-
-
-@pytest.fixture
-def postgres_db() -> Iterator[str]:
-    """A fresh database on the local server, dropped afterwards."""
-    server = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
-    name = f"deploy_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(**server)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.mark.postgres
