@@ -13,6 +13,9 @@ from dagster import (
     AssetsDefinition,
     Definitions,
     ExecutorDefinition,
+    IOManager,
+    IOManagerDefinition,
+    ResourceDefinition,
     colored_console_logger,
     in_process_executor,
     multiprocess_executor,
@@ -48,9 +51,11 @@ from sensors.viral_video_sensor import viral_video_sensor
 
 # Step processes fork from a server that imported the code location once, instead of each importing dagster and
 # every engine again (~2.4 s of CPU per step with bytecode, 7 s without).
+# Both executors are fixed by the deployment: a run config cannot change them (e.g. preload other modules).
 forkserver_executor: ExecutorDefinition = multiprocess_executor.configured(
-    {"start_method": {"forkserver": {}}}, name="multiprocess_forkserver"
+    lambda _: {"start_method": {"forkserver": {}}}, name="multiprocess_forkserver", config_schema={}
 )
+in_process: ExecutorDefinition = in_process_executor.configured(lambda _: {}, name="in_process", config_schema={})
 
 
 def build_resources(settings: PipelineSettings) -> dict[str, Any]:
@@ -126,14 +131,28 @@ def build_assets(settings: PipelineSettings) -> list[AssetsDefinition]:
     return [*stages, *post_assets, short_approval]
 
 
-def build_definitions(settings: PipelineSettings) -> Definitions:
-    """The Definitions for `settings`."""
+def fixed(resource: Any) -> ResourceDefinition:
+    """`resource` exactly as the deployment configured it: its fields are not part of any run's launch config.
+
+    Dagster lets a run's config override every field of a configured resource. Ours hold endpoints, key names,
+    token URLs, file paths and the guards (approval, private networks, the ledger), so a run config that tries to
+    set one is refused by config validation (the schema is empty) instead of being followed.
+    """
+    description = f"{type(resource).__name__}, set by the deployment's SHORTS_* settings (not at launch)."
+    if isinstance(resource, IOManager):
+        return IOManagerDefinition(resource_fn=lambda _: resource, config_schema={}, description=description)
+    return ResourceDefinition(resource_fn=lambda _: resource, config_schema={}, description=description)
+
+
+def build_definitions(settings: PipelineSettings, resources: dict[str, Any] | None = None) -> Definitions:
+    """The Definitions for `settings`; `resources` replaces `build_resources(settings)` (tests swap engines)."""
+    chosen = build_resources(settings) if resources is None else resources
     return Definitions(
         assets=build_assets(settings),
         jobs=[short_pipeline_job, approve_short_job],
         sensors=[viral_video_sensor, folder_watch_sensor, run_failure_sensor],
-        resources=build_resources(settings),
-        executor=in_process_executor if settings.step_execution == "in_process" else forkserver_executor,
+        resources={key: fixed(resource) for key, resource in chosen.items()},
+        executor=in_process if settings.step_execution == "in_process" else forkserver_executor,
         # `json` gives one JSON object per line with run id, partition and asset (select it in production).
         loggers={"console": colored_console_logger, "json": json_console_logger},
     )

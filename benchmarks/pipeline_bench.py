@@ -17,6 +17,7 @@ from cli.sample_source import make_sample_source
 from definitions import build_definitions
 from resources.catalog import PARTITIONS_NAME, STAGES, chain_assets
 from resources.media.source_registry import register_source
+from resources.media.store import MediaStore
 from resources.partition_keys import key_for_file
 from resources.records import ShortVideo, SourceRequest
 from resources.settings import PipelineSettings
@@ -28,8 +29,8 @@ def main() -> None:
         sample = make_sample_source(Path(tmp) / "sample.mp4")
         key = key_for_file(sample)
         defs = build_definitions(settings)
-        resources = defs.resources or {}
-        register_source(resources["media_store"], SourceRequest(partition_key=key, source=str(sample)))
+        store = MediaStore.from_settings(settings)
+        register_source(store, SourceRequest(partition_key=key, source=str(sample)))
         instance = DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
         started = time.perf_counter()

@@ -15,6 +15,7 @@ from resources.catalog import PARTITIONS_NAME, PIPELINE_JOB, STAGES
 from resources.errors import PipelineError
 from resources.ingest.downloader import is_url
 from resources.media.source_registry import register_source
+from resources.media.store import MediaStore
 from resources.partition_keys import key_for_source, validate_partition_key
 from resources.records import ShortVideo, SourceRequest
 from resources.settings import PipelineSettings
@@ -41,8 +42,8 @@ def run_demo(source: str | None, *, layout: str = "") -> Path:
         source = str(path)
     key = validate_partition_key(key_for_source(source))
     defs = build_definitions(settings)
-    resources = defs.resources or {}
-    register_source(resources["media_store"], SourceRequest(partition_key=key, source=source, reason="make demo"))
+    store = MediaStore.from_settings(settings)
+    register_source(store, SourceRequest(partition_key=key, source=source, reason="make demo"))
     instance = DagsterInstance.get()
     apply_pool_limits(instance)
     instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
@@ -65,7 +66,7 @@ def run_demo(source: str | None, *, layout: str = "") -> Path:
             print(f"  {stage:<16} {getattr(elapsed, 'value', elapsed)} s")
     short = result.output_for_node("short_video")
     assert isinstance(short, ShortVideo)
-    return resources["media_store"].local_path(short.uri).resolve()
+    return store.local_path(short.uri).resolve()
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

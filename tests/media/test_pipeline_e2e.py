@@ -9,9 +9,9 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
-from definitions import build_definitions
+from definitions import build_definitions, build_resources
 from pipeline_assets.jobs import short_pipeline_job
 from pipeline_assets.partitions import source_videos
 from resources.media.probe import probe
@@ -31,13 +31,10 @@ Finished = tuple[PipelineSettings, DagsterInstance, ExecuteInProcessResult]
 def run_chain(
     settings: PipelineSettings, instance: DagsterInstance, source: Path, **overrides: Any
 ) -> ExecuteInProcessResult:
-    defs = build_definitions(settings)
-    resources = {**(defs.resources or {}), **overrides}
+    resources = {**build_resources(settings), **overrides}
     register_source(resources["media_store"], SourceRequest(partition_key=KEY, source=str(source)))
     instance.add_dynamic_partitions(source_videos.name or "source_videos", [KEY])
-    job = Definitions(assets=list(defs.assets or []), jobs=[short_pipeline_job], resources=resources).resolve_job_def(
-        short_pipeline_job.name
-    )
+    job = build_definitions(settings, resources).resolve_job_def(short_pipeline_job.name)
     return job.execute_in_process(instance=instance, partition_key=KEY, raise_on_error=False)
 
 

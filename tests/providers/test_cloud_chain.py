@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import DagsterInstance, ExecuteInProcessResult
 from dagster._serdes import serialize_value
 
-from definitions import build_definitions
+from definitions import build_definitions, build_resources
 from pipeline_assets.jobs import short_pipeline_job
 from pipeline_assets.partitions import source_videos
 from resources.avatar import AvatarRenderer
@@ -76,14 +76,13 @@ def cloud_run(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> I
             elevenlabs_base_url=voice_fake.base_url,
             avatar_api_base_url=did_fake.base_url,
         )
-        defs = build_definitions(settings)
-        resources = dict(defs.resources or {})
+        resources = build_resources(settings)
         fast_avatar = resources["avatar_renderer"].model_copy(update={"poll_interval_s": 0.05, "timeout_s": 30})
         resources["avatar_renderer"] = AvatarRenderer(**fast_avatar.model_dump())
         register_source(resources["media_store"], SourceRequest(partition_key=KEY, source=str(sample_video)))
         instance = DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(source_videos.name or "source_videos", [KEY])
-        job = Definitions(assets=list(defs.assets or []), jobs=[short_pipeline_job], resources=resources)
+        job = build_definitions(settings, resources)
         collect = Collect()
         console = io.StringIO()
         logging.getLogger().addHandler(collect)

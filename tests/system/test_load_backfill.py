@@ -36,6 +36,7 @@ from pipeline_assets.partitions import source_videos
 from pipeline_assets.pools import POOL_LIMITS, apply_pool_limits
 from resources.catalog import chain_assets
 from resources.media.source_registry import register_source
+from resources.media.store import MediaStore
 from resources.records import SourceRequest
 from resources.settings import PROJECT_ROOT, PipelineSettings
 from tests.system.daemon import start_process, stop_process_group, tail, write_dagster_home
@@ -132,7 +133,7 @@ def test_a_50_partition_backfill_keeps_every_pool_at_its_limit(
     defs = build_definitions(PipelineSettings(data_dir=env["SHORTS_DATA_DIR"]))
     for key in keys:
         request = SourceRequest(partition_key=key, source=str(clip), reason="load test")
-        register_source((defs.resources or {})["media_store"], request)
+        register_source(MediaStore.from_settings(PipelineSettings(data_dir=env["SHORTS_DATA_DIR"])), request)
     pools = {name: str(defs.get_assets_def(AssetKey(name)).op.pool) for name in SELECTION}
 
     daemon_log = tmp_path / "daemon.log"

@@ -19,6 +19,7 @@ from dagster import instance_for_test
 from definitions import build_definitions
 from pipeline_assets.partitions import source_videos
 from resources.media.source_registry import register_source
+from resources.media.store import MediaStore
 from resources.records import SourceRequest
 from resources.settings import PipelineSettings
 from tests.system.local_servers import free_port, wait_for_webserver
@@ -63,9 +64,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Iterator
     try:
         settings = PipelineSettings(data_dir=str(data))
         defs = build_definitions(settings)
-        register_source(
-            (defs.resources or {})["media_store"], SourceRequest(partition_key=KEY, source=str(sample_video))
-        )
+        register_source(MediaStore.from_settings(settings), SourceRequest(partition_key=KEY, source=str(sample_video)))
         pg = {"username": "postgres", "password": "", "hostname": "127.0.0.1", "db_name": db, "port": 5432}
         overrides = {"storage": {"postgres": {"postgres_db": pg}}}
         with instance_for_test(overrides=overrides) as instance:

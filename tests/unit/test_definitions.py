@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import AssetKey
 
-from definitions import build_definitions
+from definitions import build_definitions, build_resources
 from resources.settings import PipelineSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +71,37 @@ def test_step_execution_setting_chooses_the_executor() -> None:
 
 
 def test_s3_backend_setting_reaches_the_media_store() -> None:
-    defs = build_definitions(PipelineSettings(media_backend="s3", s3_bucket="shorts-media"))
-    store = (defs.resources or {})["media_store"]
+    store = build_resources(PipelineSettings(media_backend="s3", s3_bucket="shorts-media"))["media_store"]
     assert store.backend == "s3" and store.bucket == "shorts-media"
+
+
+@pytest.mark.parametrize(
+    "run_config",
+    [
+        {"resources": {"downloader": {"config": {"cookies_file": "/proc/self/environ"}}}},
+        {"resources": {"rewriter": {"config": {"base_url": "http://evil.example", "api_key_env": "AWS_SECRET"}}}},
+        {"resources": {"youtube_publisher": {"config": {"token_url": "http://evil.example/token"}}}},
+        {"resources": {"x_publisher": {"config": {"require_approval": False, "ledger_path": "/tmp/other.db"}}}},
+        {"resources": {"downloader": {"config": {"allow_private_networks": True}}}},
+        {"execution": {"config": {"start_method": {"forkserver": {"preload_modules": ["os"]}}}}},
+    ],
+)
+def test_launch_config_cannot_set_endpoints_secrets_paths_or_guards(run_config: dict[str, Any]) -> None:
+    from dagster._config import process_config
+
+    job = build_definitions(PipelineSettings()).resolve_job_def("short_pipeline_job")
+    checked = process_config(job.run_config_schema.config_type, run_config)
+    assert not checked.success
+    assert "Received unexpected config entr" in (checked.errors or [])[0].message
+
+
+def test_launch_config_keeps_its_safe_choices() -> None:
+    from dagster._config import process_config
+
+    job = build_definitions(PipelineSettings()).resolve_job_def("short_pipeline_job")
+    choices = {
+        "ops": {"source_video": {"config": {"source": "https://www.tiktok.com/@a/video/1"}},
+                "short_video": {"config": {"layout": "split_screen"}}},
+        "loggers": {"json": {"config": {"log_level": "INFO"}}},
+    }  # fmt: skip
+    assert process_config(job.run_config_schema.config_type, choices).success

@@ -17,6 +17,7 @@ from definitions import build_definitions
 from pipeline_assets.partitions import source_videos
 from resources.alerts import FailureAlerts
 from resources.media.source_registry import register_source
+from resources.media.store import MediaStore
 from resources.records import SourceRequest
 from resources.settings import PipelineSettings
 from sensors.run_failure_sensor import FailedStep, build_failure_message, first_lines, run_failure_sensor
@@ -64,7 +65,7 @@ def receiver() -> Iterator[Receiver]:
 def failed_run_context(settings: PipelineSettings, tmp_path: Path) -> Any:
     """Run `short_pipeline_job` for a partition whose source file is gone; the context the daemon would build."""
     defs = build_definitions(settings)
-    store = (defs.resources or {})["media_store"]
+    store = MediaStore.from_settings(settings)
     register_source(store, SourceRequest(partition_key=KEY, source=str(tmp_path / "deleted.mp4")))
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(source_videos.name or "source_videos", [KEY])
