@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Outpu
 from pydantic import Field
 
 from pipeline_assets.partitions import source_videos
-from resources.media.store import MediaStore
+from resources.media.store import MediaStore, file_sha256
 from resources.partition_keys import validate_partition_key
 from resources.records import Approval, ShortVideo
 
@@ -24,10 +24,11 @@ def approval_key(partition_key: str) -> str:
     return f"approvals/{validate_partition_key(partition_key)}.json"
 
 
-def find_approval(store: MediaStore, partition_key: str) -> Approval | None:
-    """The approval of a partition, if an operator gave one."""
+def find_approval(store: MediaStore, partition_key: str, short_sha256: str) -> Approval | None:
+    """The approval of exactly this short (by content), if an operator gave one."""
     text = store.read_text(approval_key(partition_key))
-    return Approval.model_validate_json(text) if text else None
+    approval = Approval.model_validate_json(text) if text else None
+    return approval if approval is not None and approval.short_sha256 == short_sha256 else None
 
 
 @asset(
@@ -40,12 +41,18 @@ def find_approval(store: MediaStore, partition_key: str) -> Approval | None:
 def short_approval(
     context: AssetExecutionContext, config: ApprovalConfig, short_video: ShortVideo, media_store: MediaStore
 ) -> Iterator[Output[Approval]]:
-    record = Approval(partition_key=context.partition_key, approved_by=config.approved_by, note=config.note)
+    record = Approval(
+        partition_key=context.partition_key,
+        short_sha256=file_sha256(media_store.local_path(short_video.uri)),
+        approved_by=config.approved_by,
+        note=config.note,
+    )
     media_store.write_text(approval_key(context.partition_key), record.model_dump_json(indent=2))
     yield Output(
         record,
         metadata={
             "approved_by": record.approved_by,
+            "short_sha256": record.short_sha256,
             "short": MetadataValue.path(short_video.uri.removeprefix("file://")),
         },
     )

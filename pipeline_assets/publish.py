@@ -9,7 +9,7 @@ from pipeline_assets.approval import find_approval
 from pipeline_assets.stage_runtime import StageRun, stage
 from resources.catalog import PLATFORMS, post_asset, publisher_key
 from resources.errors import InputRejected
-from resources.media.store import MediaStore
+from resources.media.store import MediaStore, file_sha256
 from resources.publish import Publisher
 from resources.publish.captions import compose_caption
 from resources.publish.publisher import PostRequest
@@ -43,15 +43,20 @@ def build_post_asset(platform: str) -> AssetsDefinition:
                     + "; ".join(short_video.quality_problems)
                     + "); fix the cause and re-materialize short_video"
                 )
-            if publisher.require_approval and find_approval(store, context.partition_key) is None:
+            video_path = store.local_path(short_video.uri)
+            # The approval names the bytes the operator watched: a re-rendered short is not covered by it.
+            if (
+                publisher.require_approval
+                and find_approval(store, context.partition_key, file_sha256(video_path)) is None
+            ):
                 raise InputRejected(
-                    "not approved yet: watch the short, then launch approve_short_job for this partition "
-                    "in the Dagster UI and re-execute this asset"
+                    "this short is not approved yet (a re-render needs a new approval): watch it, then launch "
+                    "approve_short_job for this partition in the Dagster UI and re-execute this asset"
                 )
             request = PostRequest(
                 platform=platform,
                 partition_key=context.partition_key,
-                video_path=store.local_path(short_video.uri),
+                video_path=video_path,
                 media_uri=short_video.uri,
                 caption=compose_caption(
                     platform,

@@ -167,9 +167,15 @@ class ShortVideo(Record):
 
 
 class Approval(Record):
-    """An operator's go-ahead to publish one partition (when approval is switched on)."""
+    """An operator's go-ahead to publish one rendered short (when approval is switched on).
+
+    It names the short by the SHA-256 of its bytes: a re-render (new layout, new script) is another short, and
+    needs an approval of its own.
+    """
 
     partition_key: str
+    # "" in an approval written before approvals named the short: it matches no short, so it is asked again.
+    short_sha256: str = Field(default="", description="SHA-256 of the short.mp4 the operator approved.")
     approved_by: str
     note: str = ""
     approved_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

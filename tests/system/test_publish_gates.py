@@ -37,10 +37,10 @@ SCRIPT = Script(
 )
 
 
-def seed(store: MediaStore, tmp_path: Path, problems: list[str]) -> None:
-    """Upstream records as the pipeline would have stored them."""
+def seed(store: MediaStore, tmp_path: Path, problems: list[str], content: bytes = b"\x00" * 2048) -> None:
+    """Upstream records as the pipeline would have stored them; `content` is the rendered short's bytes."""
     video = tmp_path / "short.mp4"
-    video.write_bytes(b"\x00" * 2048)
+    video.write_bytes(content)
     facts = MediaFacts(duration_s=20, size_bytes=2048, width=1080, height=1920, video_codec="h264", audio_codec="aac")
     uri = store.put_file(video, f"media/{KEY}/short_video/h/short.mp4")
     short = ShortVideo(uri=uri, subtitles_uri=uri, facts=facts, layout="split_screen", quality_problems=problems)
@@ -52,10 +52,15 @@ def seed(store: MediaStore, tmp_path: Path, problems: list[str]) -> None:
 
 
 def publish(
-    tmp_path: Path, instance: DagsterInstance, *, problems: tuple[str, ...] = (), **publisher: object
+    tmp_path: Path,
+    instance: DagsterInstance,
+    *,
+    problems: tuple[str, ...] = (),
+    content: bytes = b"\x00" * 2048,
+    **publisher: object,
 ) -> tuple[bool, str]:
     store = MediaStore(root=str(tmp_path / "media"))
-    seed(store, tmp_path, list(problems))
+    seed(store, tmp_path, list(problems), content)
     instance.add_dynamic_partitions("source_videos", [KEY])
     result = materialize(
         [youtube_post, *UPSTREAM],
@@ -100,6 +105,23 @@ def test_unapproved_short_waits_for_the_operator_then_publishes(tmp_path: Path) 
     ok, message = publish(tmp_path, instance, require_approval=True)
     assert ok, message
     assert (tmp_path / "outbox" / "youtube" / KEY / "manifest.json").exists()
+
+
+def test_a_re_rendered_short_needs_a_new_approval(tmp_path: Path) -> None:
+    instance = DagsterInstance.ephemeral()
+    store = MediaStore(root=str(tmp_path / "media"))
+    seed(store, tmp_path, [])
+    instance.add_dynamic_partitions("source_videos", [KEY])
+    approved = materialize(
+        [short_approval, UPSTREAM[0]],
+        partition_key=KEY,
+        instance=instance,
+        resources={"media_store": store, "io_manager": JsonRecordIOManager(media_store=store)},
+    )
+    assert approved.success
+    ok, message = publish(tmp_path, instance, require_approval=True, content=b"\x01" * 2048)  # another render
+    assert not ok and "not approved yet" in message and "re-render needs a new approval" in message
+    assert not (tmp_path / "outbox").exists()
 
 
 def test_caption_template_from_configuration_is_used() -> None:
