@@ -1,15 +1,14 @@
 """What the cloud avatar engines (D-ID, Synthesia, HeyGen) share: one HTTP path, one poller, one normaliser.
 
 A cloud engine only says how to upload the voice, create the job and read its status. Everything else lives
-here once: every request goes through `with_retries`, the whole job runs against one deadline, polling
-backs off, and the provider's video is re-encoded to what the render stage expects (square, 25 fps,
-H.264 yuv420p) with OUR voice as the audio track, so subtitle timing never depends on the provider.
+here once: every request goes through `with_retries`, the whole job runs against one deadline (on the
+settings' clock), polling backs off, and the provider's video is re-encoded to what the render stage expects
+(square, 25 fps, H.264 yuv420p) with OUR voice as the audio track, so subtitle timing never depends on the provider.
 """
 
 from __future__ import annotations
 
 import tempfile
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,8 +18,10 @@ from typing import Any, ClassVar
 import httpx
 
 from resources.errors import InputRejected, ProviderError, RetryableError
-from resources.http.retry import RetrySettings, http_failure, with_retries
+from resources.http.deadline import Deadline, Pending, poll
+from resources.http.retry import http_failure, with_retries
 from resources.http.secrets import redact
+from resources.http.settings import ClientSettings
 from resources.media.ffmpeg import run_ffmpeg
 from resources.media.probe import probe
 from resources.usage import Usage, priced
@@ -41,46 +42,16 @@ class AvatarJobTimedOut(ProviderError):
     """The job did not produce a video before the configured deadline."""
 
 
-@dataclass(frozen=True)
-class CloudSettings:
+@dataclass(frozen=True, kw_only=True)
+class CloudSettings(ClientSettings):
     """Everything a cloud engine needs from the AvatarRenderer resource, with defaults already resolved."""
 
     provider: str
     api_key: str = field(repr=False)
-    api_base_url: str
-    upload_base_url: str
     avatar_id: str
     size: int
     fps: int
-    poll_interval_s: float
-    poll_backoff: float
-    timeout_s: float
-    retry: RetrySettings = field(default_factory=RetrySettings)
-
-
-class Deadline:
-    """One deadline for a whole job (uploads, creation, polls, retries, download)."""
-
-    def __init__(self, provider: str, timeout_s: float) -> None:
-        self.provider = provider
-        self.timeout_s = timeout_s
-        self._ends_at = time.monotonic() + timeout_s
-
-    def remaining(self) -> float:
-        return self._ends_at - time.monotonic()
-
-    def check(self, doing: str) -> None:
-        """Raise AvatarJobTimedOut when the deadline has passed."""
-        if self.remaining() <= 0:
-            raise AvatarJobTimedOut(
-                f"{self.provider}: no video within timeout_s={self.timeout_s:g} s ({doing}); "
-                "raise timeout_s or check the job in the provider's dashboard"
-            )
-
-    def sleep(self, seconds: float, doing: str) -> None:
-        """Sleep `seconds`, but never past the deadline (then raise AvatarJobTimedOut)."""
-        self.check(doing)
-        time.sleep(max(0.0, min(seconds, self.remaining())))
+    poll_backoff: float  # each wait is the previous one times this, up to MAX_POLL_INTERVAL_S
 
 
 @dataclass(frozen=True)
@@ -92,21 +63,16 @@ class JobState:
     failure: str = ""
 
 
-def poll_job(read: Callable[[], JobState], *, doing: str, deadline: Deadline, interval_s: float, backoff: float) -> str:
-    """Read the job's state until it has a result URL; the wait grows by `backoff` up to MAX_POLL_INTERVAL_S.
+def job_deadline(settings: CloudSettings) -> Deadline:
+    """The one deadline of a whole job (uploads, creation, polls, retries, download)."""
 
-    Raises AvatarJobFailed when the provider reports a failure, AvatarJobTimedOut at the deadline.
-    """
-    cap = max(interval_s, MAX_POLL_INTERVAL_S)
-    interval = interval_s
-    while True:
-        state = read()
-        if state.failure:
-            raise AvatarJobFailed(f"{deadline.provider}: {doing} ended with status '{state.status}': {state.failure}")
-        if state.result_url:
-            return state.result_url
-        deadline.sleep(interval, f"{doing}, last status '{state.status}'")
-        interval = min(interval * backoff, cap)
+    def timed_out(doing: str) -> AvatarJobTimedOut:
+        return AvatarJobTimedOut(
+            f"{settings.provider}: no video within timeout_s={settings.timeout_s:g} s ({doing}); "
+            "raise timeout_s or check the job in the provider's dashboard"
+        )
+
+    return Deadline(settings.timeout_s, expired=timed_out, clock=settings.clock)
 
 
 def error_detail(response: httpx.Response) -> str:
@@ -167,6 +133,10 @@ class ProviderClient:
 
         return self._retried(once, doing)
 
+    def json_field(self, method: str, url: str, *path: str, doing: str, **kwargs: Any) -> str:
+        """Send one API request and return the non-empty string at `path` in its answer (see `field_of`)."""
+        return field_of(self.json(method, url, doing=doing, **kwargs), *path, provider=self.provider, doing=doing)
+
     def download(self, url: str, dest: Path, *, doing: str) -> None:
         """Stream `url` (no credentials sent) to `dest`."""
 
@@ -188,13 +158,24 @@ class ProviderClient:
         self._retried(once, doing)
 
     def poll(self, read: Callable[[], JobState], *, doing: str) -> str:
-        """`poll_job` with this provider's interval, backoff and deadline."""
-        return poll_job(
-            read,
-            doing=doing,
+        """Read the job's state until it has a result URL; the wait grows by `poll_backoff` up to 30 s.
+
+        Raises AvatarJobFailed when the provider reports a failure, AvatarJobTimedOut at the deadline.
+        """
+
+        def settle() -> str | Pending:
+            state = read()
+            if state.failure:
+                raise AvatarJobFailed(f"{self.provider}: {doing} ended with status '{state.status}': {state.failure}")
+            return state.result_url or Pending(state.status)
+
+        return poll(
+            settle,
             deadline=self.deadline,
+            doing=doing,
             interval_s=self.settings.poll_interval_s,
             backoff=self.settings.poll_backoff,
+            max_interval_s=MAX_POLL_INTERVAL_S,
         )
 
     def _retried(self, call: Callable[[], Any], doing: str) -> Any:
@@ -282,7 +263,7 @@ class CloudAvatarEngine(ABC):
     def render(self, voice_path: Path, out_path: Path) -> list[Usage]:
         """Write `out_path` from the provider's video; ProviderError subclasses when the provider cannot."""
         duration_s = probe(voice_path).duration_s  # a broken voice fails here, before any credit is spent
-        deadline = Deadline(self.provider, self.settings.timeout_s)
+        deadline = job_deadline(self.settings)
         with tempfile.TemporaryDirectory(prefix=f"avatar-{self.provider}-") as tmp:
             workdir = Path(tmp)
             voice_mp3 = voice_to_mp3(voice_path, workdir / "voice.mp3")

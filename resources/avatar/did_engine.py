@@ -41,13 +41,17 @@ class DIdEngine(CloudAvatarEngine):
                 f"d-id: the voice is {len(audio) / 1e6:.1f} MB as MP3, over D-ID's 6 MB upload limit; "
                 "shorten the script or use provider=local"
             )
-        uploaded = client.json(
-            "POST", f"{api}/audios", doing="uploading the voice", files={"audio": ("voice.mp3", audio, "audio/mpeg")}
+        audio_url = client.json_field(
+            "POST",
+            f"{api}/audios",
+            "url",
+            doing="uploading the voice",
+            files={"audio": ("voice.mp3", audio, "audio/mpeg")},
         )
-        audio_url = field_of(uploaded, "url", provider=self.provider, doing="uploading the voice")
-        talk = client.json(
+        talk_id = client.json_field(
             "POST",
             f"{api}/talks",
+            "id",
             doing="creating the talk",
             json={
                 "source_url": source_url,
@@ -55,7 +59,6 @@ class DIdEngine(CloudAvatarEngine):
                 "config": {"result_format": "mp4"},
             },
         )
-        talk_id = field_of(talk, "id", provider=self.provider, doing="creating the talk")
         return client.poll(
             lambda: _state(client.json("GET", f"{api}/talks/{talk_id}", doing=f"reading talk {talk_id}")),
             doing=f"talk {talk_id}",
@@ -78,13 +81,13 @@ class DIdEngine(CloudAvatarEngine):
             path = workdir / "presenter.png"
             Image.fromarray(self.portrait()).save(path)
             mime = "image/png"
-        uploaded = client.json(
+        return client.json_field(
             "POST",
             f"{self.settings.api_base_url}/images",
+            "url",
             doing="uploading the presenter image",
             files={"image": (f"presenter{path.suffix.lower()}", path.read_bytes(), mime)},
         )
-        return field_of(uploaded, "url", provider=self.provider, doing="uploading the presenter image")
 
 
 def _state(talk: Any) -> JobState:

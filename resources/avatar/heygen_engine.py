@@ -18,16 +18,19 @@ class HeyGenEngine(CloudAvatarEngine):
 
     def create_and_wait(self, client: ProviderClient, voice_mp3: Path, workdir: Path) -> str:
         api = self.settings.api_base_url
-        asset = client.json(
+        asset_id = client.json_field(
             "POST",
             f"{api}/v3/assets",
+            "data",
+            "asset_id",
             doing="uploading the voice",
             files={"file": ("voice.mp3", voice_mp3.read_bytes(), "audio/mpeg")},
         )
-        asset_id = field_of(asset, "data", "asset_id", provider=self.provider, doing="uploading the voice")
-        video = client.json(
+        video_id = client.json_field(
             "POST",
             f"{api}/v3/videos",
+            "data",
+            "video_id",
             doing="creating the video",
             json={
                 "type": "avatar",
@@ -37,7 +40,6 @@ class HeyGenEngine(CloudAvatarEngine):
                 "resolution": "720p",
             },
         )
-        video_id = field_of(video, "data", "video_id", provider=self.provider, doing="creating the video")
         return client.poll(
             lambda: _state(client.json("GET", f"{api}/v3/videos/{video_id}", doing=f"reading video {video_id}")),
             doing=f"video {video_id}",

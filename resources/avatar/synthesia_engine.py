@@ -29,9 +29,10 @@ class SynthesiaEngine(CloudAvatarEngine):
     def create_and_wait(self, client: ProviderClient, voice_mp3: Path, workdir: Path) -> str:
         api = self.settings.api_base_url
         try:
-            uploaded = client.json(
+            audio_id = client.json_field(
                 "POST",
                 f"{self.settings.upload_base_url}/v2/scriptAudio",
+                "id",
                 doing="uploading the script audio",
                 content=voice_mp3.read_bytes(),
                 headers={"Content-Type": "audio/mpeg"},
@@ -43,10 +44,10 @@ class SynthesiaEngine(CloudAvatarEngine):
                     "enable script-audio upload on the plan or use provider=d-id, heygen or local"
                 ) from exc
             raise
-        audio_id = field_of(uploaded, "id", provider=self.provider, doing="uploading the script audio")
-        video = client.json(
+        video_id = client.json_field(
             "POST",
             f"{api}/v2/videos",
+            "id",
             doing="creating the video",
             json={
                 "test": self.test,
@@ -64,7 +65,6 @@ class SynthesiaEngine(CloudAvatarEngine):
                 ],
             },
         )
-        video_id = field_of(video, "id", provider=self.provider, doing="creating the video")
         return client.poll(
             lambda: _state(client.json("GET", f"{api}/v2/videos/{video_id}", doing=f"reading video {video_id}")),
             doing=f"video {video_id}",

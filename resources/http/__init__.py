@@ -1,1 +1,1 @@
-"""HTTP plumbing shared by every cloud provider: one retry policy, one way to read secrets."""
+"""HTTP plumbing shared by every cloud provider: one retry policy, one deadline and poll loop, secrets read once."""

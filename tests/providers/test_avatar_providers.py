@@ -1,10 +1,14 @@
-"""Cloud avatar providers (D-ID, Synthesia, HeyGen) against local fake servers: requests, retries, fallback."""
+"""Cloud avatar providers (D-ID, Synthesia, HeyGen) against local fake servers: requests, retries, fallback.
+
+The cloud engines wait on a FakeClock, which moves only when they sleep: a deadline passes after the same
+polls and backoffs on every machine, and uploads that are slow under coverage cannot eat into it.
+"""
 
 from __future__ import annotations
 
-import time
+import dataclasses
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,10 @@ import numpy as np
 import pytest
 
 from resources.avatar import AvatarRenderer
+from resources.avatar.cloud import CloudAvatarEngine
+from resources.avatar.renderer import ENGINES, AvatarEngine
 from resources.errors import ConfigurationError, ProviderError
+from resources.http.deadline import FakeClock
 from resources.media.probe import probe
 from tests.providers.fakes.avatar_servers import FakeAvatarApi, FakeDId, FakeHeyGen, FakeSynthesia
 
@@ -41,6 +48,25 @@ def voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for provider, env in ENVS.items():
         monkeypatch.setenv(env, KEYS[provider])
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The clock every cloud engine built by the renderer waits on (its settings' clock)."""
+    fake_clock = FakeClock()
+
+    def on_fake_clock(build: Callable[[AvatarRenderer], AvatarEngine]) -> Callable[[AvatarRenderer], AvatarEngine]:
+        def build_on_clock(settings: AvatarRenderer) -> AvatarEngine:
+            engine = build(settings)
+            assert isinstance(engine, CloudAvatarEngine)
+            engine.settings = dataclasses.replace(engine.settings, clock=fake_clock)
+            return engine
+
+        return build_on_clock
+
+    for provider in FAKES:
+        monkeypatch.setitem(ENGINES, provider, on_fake_clock(ENGINES[provider]))
+    return fake_clock
 
 
 def serve(provider: str, **kwargs: Any) -> FakeAvatarApi:
@@ -150,13 +176,15 @@ def test_heygen_uploads_an_asset_then_creates_a_square_720p_video(voice: Path, t
 # -- retries ------------------------------------------------------------------------------------------------
 
 
-def test_429_with_retry_after_is_waited_out_then_succeeds(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+def test_429_with_retry_after_is_waited_out_then_succeeds(
+    voice: Path, tmp_path: Path, did: FakeDId, clock: FakeClock
+) -> None:
     did.fail_next(429, {"Retry-After": "1"}, {"kind": "TooManyRequests", "description": "slow down"}, path="/talks")
-    started = time.monotonic()
+    started = clock.now()
     result = renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "a.mp4")
     assert result.provider == "d-id"
     assert did.lines().count("POST /talks") == 2
-    assert time.monotonic() - started >= 1.0
+    assert clock.now() - started >= 1.0
 
 
 def test_500_is_retried_with_backoff_then_succeeds(voice: Path, tmp_path: Path) -> None:
@@ -220,15 +248,17 @@ def test_a_job_the_provider_fails_falls_back_to_local(
     assert not any(line.startswith("GET /results/") for line in fake.lines())
 
 
-def test_a_job_that_never_finishes_times_out_and_falls_back(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+def test_a_job_that_never_finishes_times_out_and_falls_back(
+    voice: Path, tmp_path: Path, did: FakeDId, clock: FakeClock
+) -> None:
     did.outcome = "never"
-    started = time.monotonic()
+    started = clock.now()
     result = renderer("d-id", did, timeout_s=1.0).render(voice_path=voice, out_path=tmp_path / "a.mp4")
-    elapsed = time.monotonic() - started
+    elapsed = clock.now() - started  # on the engine's clock: only its waits count, not how fast this machine is
     assert result.provider == "local"
     assert "timeout_s=1 s" in result.fallback_reason
     assert did.lines().count("GET /talks/tlk_3") >= 3  # it kept polling, with growing waits
-    assert 1.0 <= elapsed < 6.0  # about the deadline plus the offline render, not forever
+    assert 1.0 <= elapsed < 6.0  # the deadline, not forever
 
 
 def test_without_fallback_a_provider_refusal_raises_provider_error(voice: Path, tmp_path: Path, did: FakeDId) -> None:

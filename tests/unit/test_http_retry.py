@@ -1,10 +1,11 @@
-"""The one retry helper: Retry-After honoured, backoff with jitter, 4xx fail at once."""
+"""The one retry helper (Retry-After honoured, backoff with jitter, 4xx fail at once) and the one deadline."""
 
 from __future__ import annotations
 
 import pytest
 
 from resources.errors import ConfigurationError, ProviderError, RetryableError
+from resources.http.deadline import Deadline, FakeClock, Pending, poll
 from resources.http.retry import RetrySettings, backoff_delay, http_failure, parse_retry_after, with_retries
 from resources.http.secrets import redact, require_secret
 
@@ -76,3 +77,40 @@ def test_missing_secret_names_the_variable_and_the_offline_alternative(monkeypat
 
 def test_redact_hides_secrets() -> None:
     assert redact("bad key sk-123 given", "sk-123") == "bad key *** given"
+
+
+def test_a_deadline_never_sleeps_past_its_end_then_raises_its_own_error() -> None:
+    clock = FakeClock()
+    deadline = Deadline(1.0, expired=lambda doing: RetryableError(f"late: {doing}"), clock=clock)
+    deadline.sleep(0.75, "polling")
+    deadline.sleep(0.75, "polling")
+    assert clock.sleeps == [0.75, 0.25] and deadline.passed()
+    with pytest.raises(RetryableError, match="late: polling"):
+        deadline.sleep(0.75, "polling")
+
+
+def test_poll_waits_longer_each_time_up_to_the_cap_and_follows_a_shorter_hint() -> None:
+    clock = FakeClock()
+    states = iter(
+        [Pending("queued"), Pending("queued"), Pending("rendering", wait_s=0.1), Pending("rendering"), "done"]
+    )
+    deadline = Deadline(60.0, expired=RetryableError, clock=clock)
+    result = poll(lambda: next(states), deadline=deadline, doing="job", interval_s=1.0, backoff=2.0, max_interval_s=3.0)
+    assert result == "done" and clock.sleeps == [1.0, 2.0, 0.1, 3.0]
+
+
+def test_poll_reads_once_more_at_the_deadline_then_raises_or_settles() -> None:
+    clock = FakeClock()
+    deadline = Deadline(2.5, expired=lambda doing: RetryableError(f"still {doing}"), clock=clock)
+    with pytest.raises(RetryableError, match="still job, last status 'queued'"):
+        poll(lambda: Pending("queued"), deadline=deadline, doing="job", interval_s=1.0)
+    assert clock.sleeps == [1.0, 1.0, 0.5]
+    deadline = Deadline(1.0, expired=RetryableError, clock=FakeClock())
+    settled = poll(
+        lambda: Pending("uploaded"),
+        deadline=deadline,
+        doing="job",
+        interval_s=1.0,
+        at_deadline=lambda last: last.status,
+    )
+    assert settled == "uploaded"  # a platform that finishes on its own
