@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Literal
 from urllib.parse import urlparse
@@ -18,6 +20,20 @@ from resources.settings import PipelineSettings
 
 class MediaStoreError(PipelineError):
     """A key or URI the store refuses (unsafe path, unknown scheme, missing object)."""
+
+
+def _replace_atomically(target: Path, write: Callable[[Path], object]) -> None:
+    """Write `target` through a temp file of its own in the same folder, then rename: a reader sees the old file
+    or the new one, never half of one, and two writers at once (two runs of a partition) never share a temp file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _safe_key(key: str) -> str:
@@ -84,17 +100,13 @@ class MediaStore(ConfigurableResource):
         key = _safe_key(key)
         if self.backend == "local":
             target = self.root_path / key
-            target.parent.mkdir(parents=True, exist_ok=True)
             if local_path.resolve() != target.resolve():
-                tmp = target.with_name(f".{target.name}.tmp")
-                shutil.copyfile(local_path, tmp)
-                tmp.replace(target)  # atomic: a reader never sees half a file
+                _replace_atomically(target, lambda tmp: shutil.copyfile(local_path, tmp))
         else:
             self._s3().upload_file(str(local_path), self.bucket, self._s3_key(key))
             cached = self._cache_path(key)
-            cached.parent.mkdir(parents=True, exist_ok=True)
             if local_path.resolve() != cached.resolve():
-                shutil.copyfile(local_path, cached)
+                _replace_atomically(cached, lambda tmp: shutil.copyfile(local_path, tmp))
         return self.uri(key)
 
     def exists(self, key: str) -> bool:
@@ -126,15 +138,14 @@ class MediaStore(ConfigurableResource):
             return path
         cached = self._cache_path(key)
         if not cached.is_file():
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_name(f".{cached.name}.tmp")
             try:
-                self._s3().download_file(self.bucket, self._s3_key(key), str(tmp))
+                _replace_atomically(
+                    cached, lambda tmp: self._s3().download_file(self.bucket, self._s3_key(key), str(tmp))
+                )
             except Exception as exc:
                 if _is_not_found(exc):
                     raise MediaStoreError(f"{uri} is missing from the bucket; re-materialize its asset") from exc
                 raise
-            tmp.replace(cached)
         return cached
 
     def _cache_path(self, key: str) -> Path:
@@ -144,11 +155,7 @@ class MediaStore(ConfigurableResource):
     def write_text(self, key: str, text: str) -> str:
         key = _safe_key(key)
         if self.backend == "local":
-            target = self.root_path / key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(target)
+            _replace_atomically(self.root_path / key, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         else:
             self._s3().put_object(
                 Bucket=self.bucket, Key=self._s3_key(key), Body=text.encode(), ContentType="application/json"

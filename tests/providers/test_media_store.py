@@ -107,3 +107,25 @@ def test_stages_run_on_the_s3_backend_with_records_and_media_in_the_bucket(
     keys = {item["Key"] for item in client.list_objects_v2(Bucket=s3_store.bucket)["Contents"]}
     assert "shorts/records/transcript/file-s3.json" in keys
     assert any(key.startswith("shorts/media/file-s3/source_video/") and key.endswith("source.mp4") for key in keys)
+
+
+def test_concurrent_writers_of_one_key_never_leave_half_a_record(tmp_path: Path) -> None:
+    import threading
+
+    store = MediaStore(root=str(tmp_path / "media"))
+    texts = ["a" * 200_000, "b" * 200_000]
+    seen: set[str] = set()
+
+    def write(text: str) -> None:
+        for _ in range(20):
+            store.write_text("records/x/file-k.json", text)
+
+    writers = [threading.Thread(target=write, args=(text,)) for text in texts]
+    for writer in writers:
+        writer.start()
+    while any(writer.is_alive() for writer in writers):
+        seen.add(store.read_text("records/x/file-k.json") or texts[0])
+    for writer in writers:
+        writer.join()
+    assert seen <= set(texts)  # every read saw one whole record, never a mix or a truncated one
+    assert not list((tmp_path / "media" / "records" / "x").glob("*.tmp"))

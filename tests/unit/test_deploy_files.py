@@ -35,6 +35,10 @@ def test_local_dagster_yaml_is_valid_instance_config(tmp_path: Path) -> None:
     shutil.copyfile(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
     instance = DagsterInstance.from_config(str(tmp_path))
     assert instance.get_concurrency_config().pool_config.default_pool_limit == 2
+    # The daemon's run queue applies this: one run per partition at a time.
+    assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in (
+        instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    )
 
 
 def test_pyproject_points_dg_at_the_definitions() -> None:
@@ -57,3 +61,11 @@ def test_image_builds_and_loads_the_definitions() -> None:
          "dagster", "definitions", "validate", "-m", "definitions"],
         check=True, timeout=600,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("config", ["dagster.yaml", "deploy/dagster.yaml"])
+def test_the_run_queue_runs_one_run_per_partition_at_a_time(config: str) -> None:
+    runs = yaml.safe_load((ROOT / config).read_text())["concurrency"]["runs"]
+    limits = {limit["key"]: limit for limit in runs["tag_concurrency_limits"]}
+    partition = limits["dagster/partition"]
+    assert partition["limit"] == 1 and partition["value"] == {"applyLimitPerUniqueValue": True}
