@@ -18,6 +18,7 @@ import stat
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 
 from resources.errors import ConfigurationError, RetryableError
-from resources.http.retry import http_failure, with_retries
+from resources.http.retry import RetrySettings, http_failure, with_retries
 from resources.http.secrets import redact
 
 
@@ -41,6 +42,17 @@ class OAuthSpec:
     client_id_param: str = "client_id"
     basic_auth: bool = False  # X: confidential clients authenticate the token call with HTTP Basic
     extra_authorize: tuple[tuple[str, str], ...] = ()
+
+
+def _facebook_login(*scopes: str) -> OAuthSpec:
+    """Instagram and Facebook Pages both authorize through Facebook Login (Graph API v27.0)."""
+    return OAuthSpec(
+        "https://www.facebook.com/v27.0/dialog/oauth",
+        "https://graph.facebook.com/v27.0/oauth/access_token",
+        scopes,
+        scope_separator=",",
+        pkce=False,
+    )
 
 
 OAUTH: dict[str, OAuthSpec] = {
@@ -69,21 +81,16 @@ OAUTH: dict[str, OAuthSpec] = {
         ("w_member_social", "openid", "profile"),
         pkce=False,
     ),
-    "instagram": OAuthSpec(
-        "https://www.facebook.com/v27.0/dialog/oauth",
-        "https://graph.facebook.com/v27.0/oauth/access_token",
-        ("instagram_basic", "instagram_content_publish", "pages_show_list", "business_management"),
-        scope_separator=",",
-        pkce=False,
+    "instagram": _facebook_login(
+        "instagram_basic", "instagram_content_publish", "pages_show_list", "business_management"
     ),
-    "facebook": OAuthSpec(
-        "https://www.facebook.com/v27.0/dialog/oauth",
-        "https://graph.facebook.com/v27.0/oauth/access_token",
-        ("pages_manage_posts", "pages_read_engagement", "pages_show_list", "publish_video"),
-        scope_separator=",",
-        pkce=False,
-    ),
+    "facebook": _facebook_login("pages_manage_posts", "pages_read_engagement", "pages_show_list", "publish_video"),
 }
+
+
+def auth_command(platform: str) -> str:
+    """The operator's command that authorizes `platform` once (what every refused-token error tells)."""
+    return f"`python -m pipeline_assets auth {platform}`"
 
 
 def env_name(platform: str, suffix: str) -> str:
@@ -122,16 +129,24 @@ class TokenStore:
 class AccessTokens:
     """A valid access token for a platform, refreshed when needed; the newest refresh token is kept."""
 
-    def __init__(self, platform: str, *, token_url: str = "", store: TokenStore | None = None) -> None:
+    def __init__(
+        self,
+        platform: str,
+        *,
+        token_url: str = "",
+        store: TokenStore | None = None,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.platform = platform
         self.spec = OAUTH[platform]
         self.token_url = token_url or self.spec.token_url
         self.store = store or TokenStore()
+        self.retry = retry
+        self.sleep = sleep
 
     def _hint(self) -> str:
-        return (
-            f"run `python -m pipeline_assets auth {self.platform}` (or set {env_name(self.platform, 'ACCESS_TOKEN')})"
-        )
+        return f"run {auth_command(self.platform)} (or set {env_name(self.platform, 'ACCESS_TOKEN')})"
 
     def get(self, *, force_refresh: bool = False) -> str:
         """An access token: a fixed one from the environment, a stored unexpired one, or a fresh one."""
@@ -159,7 +174,16 @@ class AccessTokens:
     def _refresh(self, refresh_token: str, stored: dict[str, Any]) -> str:
         client_id, client_secret = self._client_credentials()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token, self.spec.client_id_param: client_id}
-        tokens = exchange(self.spec, self.token_url, form, client_id, client_secret, platform=self.platform)
+        tokens = exchange(
+            self.spec,
+            self.token_url,
+            form,
+            client_id,
+            client_secret,
+            platform=self.platform,
+            retry=self.retry,
+            sleep=self.sleep,
+        )
         if "access_token" not in tokens:
             raise ConfigurationError(f"{self.platform}: the refresh answer has no access token; {self._hint()}")
         # Platforms that rotate (TikTok) invalidate the old refresh token: keep the newest one.
@@ -174,7 +198,15 @@ class AccessTokens:
 
 
 def exchange(
-    spec: OAuthSpec, token_url: str, form: dict[str, str], client_id: str, client_secret: str, *, platform: str
+    spec: OAuthSpec,
+    token_url: str,
+    form: dict[str, str],
+    client_id: str,
+    client_secret: str,
+    *,
+    platform: str,
+    retry: RetrySettings | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """POST a form to the token endpoint; a revoked/expired grant is a ConfigurationError saying what to run."""
     auth = (client_id, client_secret) if spec.basic_auth else None
@@ -188,7 +220,7 @@ def exchange(
             raise RetryableError(f"{platform} token endpoint unreachable: {type(exc).__name__}") from None
         if response.status_code in (400, 401) and "invalid_grant" in response.text:
             raise ConfigurationError(
-                f"{platform}: the refresh token is expired or revoked; run `python -m pipeline_assets auth {platform}`"
+                f"{platform}: the refresh token is expired or revoked; run {auth_command(platform)}"
             )
         if response.status_code >= 400:
             raise http_failure(
@@ -199,7 +231,7 @@ def exchange(
             )
         return dict(response.json())
 
-    return with_retries(call, what=f"{platform} token refresh")
+    return with_retries(call, what=f"{platform} token refresh", settings=retry, sleep=sleep)
 
 
 def pkce_pair() -> tuple[str, str]:

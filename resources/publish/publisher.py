@@ -4,6 +4,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
@@ -12,11 +13,13 @@ from dagster import ConfigurableResource
 from pydantic import BaseModel, Field
 
 from resources.errors import ConfigurationError
+from resources.http.deadline import SYSTEM_CLOCK, Clock
+from resources.http.retry import RetrySettings
+from resources.http.settings import ClientSettings
 from resources.partition_keys import validate_partition_key
 from resources.publish.captions import Caption
 from resources.publish.ledger import PublishLedger, UploadCheckpoint
-from resources.publish.oauth import AccessTokens
-from resources.records import Post
+from resources.records import Post, PostStatus
 
 PLATFORMS: tuple[str, ...] = ("youtube", "tiktok", "instagram", "facebook", "x", "linkedin")
 
@@ -33,6 +36,34 @@ class PostRequest(BaseModel):
     made_for_kids: bool = False
     source_url: str = ""
 
+    @property
+    def where(self) -> str:
+        """`platform[partition]`: how every message names this post."""
+        return f"{self.platform}[{self.partition_key}]"
+
+    def post(
+        self,
+        status: PostStatus,
+        remote_id: str,
+        url: str = "",
+        *,
+        provider: str = "",
+        posted_at: datetime | None = None,
+    ) -> Post:
+        """The Post record of this request (`provider` defaults to the platform)."""
+        return Post(
+            platform=self.platform,
+            partition_key=self.partition_key,
+            status=status,
+            remote_id=remote_id,
+            url=url,
+            provider=provider or self.platform,
+            title=self.caption.title,
+            caption=self.caption.text,
+            posted_at=posted_at or datetime.now(UTC),
+            media_uri=self.media_uri,
+        )
+
 
 class PublishEngine(Protocol):
     name: str
@@ -40,29 +71,30 @@ class PublishEngine(Protocol):
     def publish(self, request: PostRequest) -> Post: ...
 
 
+@dataclass(frozen=True, kw_only=True)
+class PublishSettings(ClientSettings):
+    """What every API engine needs from its Publisher (`Publisher.engine_settings`); a platform's own options
+    (privacy, account, mode) are the engine's fields."""
+
+    platform: str
+    dry_run: bool
+    token_url: str  # empty = the platform's real OAuth endpoint
+    chunk_size_bytes: int
+
+
+@dataclass(frozen=True)
 class OutboxEngine:
     """Writes `<outbox>/<platform>/<partition>/` with the video and a manifest.json a person can review."""
 
+    outbox_dir: Path
+    dry_run: bool
     name = "outbox"
-
-    def __init__(self, outbox_dir: Path, dry_run: bool) -> None:
-        self.outbox_dir = outbox_dir
-        self.dry_run = dry_run
 
     def publish(self, request: PostRequest) -> Post:
         folder = self.outbox_dir / request.platform / validate_partition_key(request.partition_key)
         remote_id = "outbox-" + hashlib.sha1(f"{request.platform}/{request.partition_key}".encode()).hexdigest()[:12]
-        post = Post(
-            platform=request.platform,
-            partition_key=request.partition_key,
-            status="dry_run" if self.dry_run else "outbox",
-            remote_id=remote_id,
-            url=(folder / "manifest.json").as_uri(),
-            provider=self.name,
-            title=request.caption.title,
-            caption=request.caption.text,
-            posted_at=datetime.now(UTC),
-            media_uri=request.media_uri,
+        post = request.post(
+            "dry_run" if self.dry_run else "outbox", remote_id, (folder / "manifest.json").as_uri(), provider=self.name
         )
         if self.dry_run:
             return post
@@ -99,7 +131,7 @@ class PublishOutcome(BaseModel):
     already_published: bool
 
 
-EngineFactory = Callable[["Publisher", UploadCheckpoint], PublishEngine]
+EngineFactory = Callable[["Publisher", UploadCheckpoint, Clock], PublishEngine]
 
 
 def _api_engines() -> dict[str, EngineFactory]:
@@ -135,32 +167,52 @@ class Publisher(ConfigurableResource):
     made_for_kids: bool = False
     mode: Literal["direct", "inbox"] = Field(default="direct", description="TikTok: post directly or as a draft.")
     chunk_size_bytes: int = Field(default=8 * 1024 * 1024, description="Upload chunk size.")
-    poll_interval_s: float = 5.0
-    timeout_s: float = 1800.0
+    poll_interval_s: float = Field(default=5.0, description="Wait between two status reads while the platform works.")
+    timeout_s: float = Field(default=1800.0, description="How long one publish waits for processing, then retries.")
+    retry_attempts: int | None = Field(
+        default=None,
+        description="Attempts per API call (429, 5xx, timeouts); empty = the platform's default: 5 on YouTube, else 4.",
+    )
+    retry_base_delay_s: float = Field(default=1.0, description="First backoff between attempts; doubles, jittered.")
+    retry_max_delay_s: float = Field(default=30.0, description="Longest backoff between attempts.")
 
-    def engine(self, checkpoint: UploadCheckpoint) -> PublishEngine:
+    def engine_settings(self, clock: Clock = SYSTEM_CLOCK, *, attempts: int = 4) -> PublishSettings:
+        """The settings an API engine takes: this resource's fields of the same names, the retry policy, `clock`.
+
+        `attempts` is the platform's default when `retry_attempts` is empty.
+        """
+        same_names = {
+            f.name: getattr(self, f.name) for f in fields(PublishSettings) if f.name not in ("retry", "clock")
+        }
+        retry = RetrySettings(
+            attempts=self.retry_attempts or attempts,
+            base_delay_s=self.retry_base_delay_s,
+            max_delay_s=self.retry_max_delay_s,
+        )
+        return PublishSettings(**same_names, retry=retry, clock=clock)
+
+    def engine(self, checkpoint: UploadCheckpoint, clock: Clock = SYSTEM_CLOCK) -> PublishEngine:
         if self.provider == "outbox":
             return OutboxEngine(Path(self.outbox_dir).expanduser().resolve(), self.dry_run)
         engines = _api_engines()
         if self.platform not in engines:
             raise ConfigurationError(f"{self.platform}: no API publisher is available; use provider=outbox")
-        return engines[self.platform](self, checkpoint)
+        return engines[self.platform](self, checkpoint, clock)
 
     def ledger(self) -> PublishLedger:
         return PublishLedger(self.ledger_path)
 
-    def tokens(self) -> AccessTokens:
-        """OAuth access tokens for this platform (refreshed automatically)."""
-        return AccessTokens(self.platform, token_url=self.token_url)
+    def publish(self, request: PostRequest, *, clock: Clock = SYSTEM_CLOCK) -> PublishOutcome:
+        """Publish unless the ledger already holds a post for (partition, platform).
 
-    def publish(self, request: PostRequest) -> PublishOutcome:
-        """Publish unless the ledger already holds a post for (partition, platform)."""
+        `clock` measures the waits (polls, backoff); tests pass a FakeClock so no wait depends on machine speed.
+        """
         ledger = self.ledger()
         existing = ledger.get(request.partition_key, request.platform)
         if existing is not None:
             return PublishOutcome(post=existing, already_published=True)
         checkpoint = ledger.checkpoint(request.partition_key, request.platform)
-        post = self.engine(checkpoint).publish(request)
+        post = self.engine(checkpoint, clock).publish(request)
         if post.status == "dry_run":
             return PublishOutcome(post=post, already_published=False)
         return PublishOutcome(post=ledger.record(post), already_published=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -10,59 +9,34 @@ from urllib.parse import quote
 import pytest
 
 from resources.errors import ConfigurationError, ProviderError, RetryableError
-from resources.http.retry import RetrySettings
 from resources.publish import Publisher
 from resources.publish.captions import Caption
-from resources.publish.ledger import PublishLedger
 from resources.publish.platforms import linkedin
 from resources.publish.publisher import PostRequest
-from resources.records import Post
+from tests.providers import publishing
 from tests.providers.fakes.linkedin_server import FakeLinkedIn
 
 TOKEN = "li-test-token"
 AUTHOR = "urn:li:person:abc123"
 PART = 256 * 1024
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(linkedin, "RETRY", RetrySettings(attempts=3, base_delay_s=0.01, max_delay_s=0.02))
-    monkeypatch.setenv("LINKEDIN_ACCESS_TOKEN", TOKEN)
+CAPTION = Caption(title="Herb cubes", text="Freeze herbs (really) @home #kitchen", hashtags=["kitchen"])
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeLinkedIn]:
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeLinkedIn]:
+    publishing.use_token(monkeypatch, tmp_path, "linkedin", TOKEN)
     with FakeLinkedIn(token=TOKEN, version=linkedin.LINKEDIN_VERSION, part_size=PART) as server:
         yield server
 
 
-@pytest.fixture
-def video(tmp_path: Path) -> Path:
-    path = tmp_path / "short.mp4"
-    path.write_bytes(os.urandom(1_300_000))
-    return path
-
-
 def _publisher(tmp_path: Path, fake: FakeLinkedIn, **kwargs: object) -> Publisher:
-    settings: dict[str, object] = {
-        "platform": "linkedin",
-        "provider": "api",
-        "api_base_url": fake.base_url,
-        "account_id": AUTHOR,
-        "ledger_path": str(tmp_path / "ledger.sqlite3"),
-        "poll_interval_s": 0.01,
-    }
-    return Publisher(**(settings | kwargs))  # type: ignore[arg-type]
+    return publishing.api_publisher(
+        "linkedin", tmp_path, **({"api_base_url": fake.base_url, "account_id": AUTHOR} | kwargs)
+    )
 
 
 def _request(video: Path, key: str = "file-abc") -> PostRequest:
-    return PostRequest(
-        platform="linkedin",
-        partition_key=key,
-        video_path=video,
-        media_uri=video.as_uri(),
-        caption=Caption(title="Herb cubes", text="Freeze herbs (really) @home #kitchen", hashtags=["kitchen"]),
-    )
+    return publishing.post_request("linkedin", video, CAPTION, key)
 
 
 def test_little_text_escapes_reserved_characters_and_templates_hashtags() -> None:
@@ -123,21 +97,10 @@ def test_interrupted_upload_resumes_with_only_the_missing_parts(
 def test_failure_after_the_post_was_returned_posts_nothing_new(
     tmp_path: Path, fake: FakeLinkedIn, video: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = PublishLedger.record
-    calls = {"n": 0}
+    publish = publishing.runs_of(lambda: _publisher(tmp_path, fake), _request(video))
+    publishing.crash_before_the_ledger_write(monkeypatch, publish)
 
-    def crash_once(self: PublishLedger, post: Post) -> Post:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("worker died before the ledger write")
-        return original(self, post)
-
-    monkeypatch.setattr(PublishLedger, "record", crash_once)
-    publisher = _publisher(tmp_path, fake)
-    with pytest.raises(RuntimeError):
-        publisher.publish(_request(video))
-
-    outcome = publisher.publish(_request(video))
+    outcome = publish()
 
     assert len(fake.posts) == 1 and len(fake.routes("posts")) == 1 and len(fake.routes("initialize")) == 1
     assert outcome.post.remote_id in fake.posts
@@ -191,7 +154,7 @@ def test_dry_run_creates_nothing(tmp_path: Path, fake: FakeLinkedIn, video: Path
 def test_second_publish_of_the_same_partition_is_already_published(
     tmp_path: Path, fake: FakeLinkedIn, video: Path
 ) -> None:
-    publisher = _publisher(tmp_path, fake)
-    first = publisher.publish(_request(video))
-    second = publisher.publish(_request(video))
+    first, second, _ = publishing.publish_twice(
+        publishing.runs_of(lambda: _publisher(tmp_path, fake), _request(video)), fake.requests
+    )
     assert second.already_published and second.post.remote_id == first.post.remote_id and len(fake.posts) == 1

@@ -2,66 +2,39 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from resources.errors import ConfigurationError, ProviderError, RetryableError
-from resources.http.retry import RetrySettings
 from resources.publish import Publisher
 from resources.publish.captions import Caption
-from resources.publish.platforms import meta
 from resources.publish.publisher import PostRequest
+from tests.providers import publishing
 from tests.providers.fakes.meta_server import FakeMeta, graph_error
 
 TOKEN = "meta-test-token"
 CHUNK = 256 * 1024
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(meta, "RETRY", RetrySettings(attempts=3, base_delay_s=0.01, max_delay_s=0.02))
-    monkeypatch.setenv("INSTAGRAM_ACCESS_TOKEN", TOKEN)
-    monkeypatch.setenv("FACEBOOK_ACCESS_TOKEN", TOKEN)
+CAPTION = Caption(title="Herb cubes", text="Freeze herbs in oil (really) #kitchen #tips", hashtags=["kitchen"])
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeMeta]:
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeMeta]:
+    for platform in ("instagram", "facebook"):
+        publishing.use_token(monkeypatch, tmp_path, platform, TOKEN)
     with FakeMeta(token=TOKEN) as server:
         yield server
 
 
-@pytest.fixture
-def video(tmp_path: Path) -> Path:
-    path = tmp_path / "short.mp4"
-    path.write_bytes(os.urandom(1_300_000))
-    return path
-
-
 def _publisher(tmp_path: Path, fake: FakeMeta, platform: str, **kwargs: object) -> Publisher:
-    return Publisher(
-        platform=platform,
-        provider="api",
-        api_base_url=fake.base_url,
-        upload_base_url=fake.base_url,
-        account_id=fake.ig_user if platform == "instagram" else fake.page,
-        ledger_path=str(tmp_path / "ledger.sqlite3"),
-        poll_interval_s=0.01,
-        chunk_size_bytes=CHUNK,
-        **kwargs,  # type: ignore[arg-type]
-    )
+    account = fake.ig_user if platform == "instagram" else fake.page
+    hosts = {"api_base_url": fake.base_url, "upload_base_url": fake.base_url}
+    return publishing.api_publisher(platform, tmp_path, account_id=account, chunk_size_bytes=CHUNK, **hosts, **kwargs)
 
 
 def _request(video: Path, platform: str, key: str = "file-abc") -> PostRequest:
-    return PostRequest(
-        platform=platform,
-        partition_key=key,
-        video_path=video,
-        media_uri=video.as_uri(),
-        caption=Caption(title="Herb cubes", text="Freeze herbs in oil (really) #kitchen #tips", hashtags=["kitchen"]),
-    )
+    return publishing.post_request(platform, video, CAPTION, key)
 
 
 # --- Instagram -----------------------------------------------------------------------------------------------
@@ -186,9 +159,8 @@ def test_instagram_dry_run_checks_the_account_and_creates_nothing(tmp_path: Path
 
 
 def test_second_publish_of_the_same_partition_is_already_published(tmp_path: Path, fake: FakeMeta, video: Path) -> None:
-    publisher = _publisher(tmp_path, fake, "instagram")
-    first = publisher.publish(_request(video, "instagram"))
-    second = publisher.publish(_request(video, "instagram"))
+    publish = publishing.runs_of(lambda: _publisher(tmp_path, fake, "instagram"), _request(video, "instagram"))
+    first, second, _ = publishing.publish_twice(publish, fake.requests)
     assert second.already_published and second.post.remote_id == first.post.remote_id and fake.published == 1
 
 

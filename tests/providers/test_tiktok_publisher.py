@@ -1,99 +1,62 @@
 """The TikTok publisher against a local Content Posting API: wire shapes, chunking, resume, errors, token rotation.
 
 TikTok's chunks are 5–64 MB, so a 2 MB file would always go in one chunk. The tests shrink the rules to
-256 KiB–1 MiB in both the engine (`tiktok.CHUNK_LIMITS`) and the fake, so the same arithmetic (floor division,
-the last chunk absorbing the remainder) splits a 2 MB file into four chunks. `tiktok.RETRY` shortens the backoff.
+256 KiB–1 MiB in both the engine (`tiktok.CHUNK_LIMITS`, TikTok's own rule rather than a setting) and the
+fake, so the same arithmetic (floor division, the last chunk absorbing the remainder) splits a 2 MB file into
+four chunks. Retries wait nothing (`tests.providers.publishing`).
 """
 
 from __future__ import annotations
 
 import json
-import random
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from resources.errors import InputRejected, ProviderError, RetryableError
-from resources.http.retry import RetrySettings
+from resources.errors import InputRejected, ProviderError
+from resources.http.deadline import FakeClock
 from resources.publish import Publisher
 from resources.publish.captions import Caption
-from resources.publish.ledger import PublishLedger
 from resources.publish.platforms import tiktok
 from resources.publish.platforms.tiktok import ChunkLimits, plan_chunks
 from resources.publish.publisher import PostRequest
-from resources.records import Post
+from tests.providers import publishing
 from tests.providers.fakes.tiktok_server import FakeTikTok
+from tests.providers.publishing import CAPTION, KEY, KIB, MIB, VIDEO_SIZE, Publish
 
 TOKEN = "tt-fixed-token-do-not-leak"
-KIB = 1024
-MIB = 1024 * KIB
 CHUNK = 512 * KIB
-FILE_SIZE = 2 * MIB + 12_345  # four chunks: three of 512 KiB, the last 512 KiB + 12 345 bytes
-KEY = "tiktok-7301234567890123456"
-CAPTION = Caption(
-    title="Freeze herbs in olive oil",
-    text="Freeze chopped herbs in olive oil. Narration and presenter are AI-generated.\n\n#cooking #kitchenhacks",
-    hashtags=["cooking", "kitchenhacks"],
-)
+FILE_SIZE = VIDEO_SIZE  # four chunks: three of 512 KiB, the last 512 KiB + 12 345 bytes
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeTikTok]:
+    publishing.use_token(monkeypatch, tmp_path, "tiktok", TOKEN)
+    monkeypatch.setattr(tiktok, "CHUNK_LIMITS", ChunkLimits(min_bytes=256 * KIB, max_bytes=1 * MIB))
     with FakeTikTok(access_token=TOKEN) as server:
         server.min_chunk_bytes, server.max_chunk_bytes = 256 * KIB, 1 * MIB
-        monkeypatch.setattr(tiktok, "CHUNK_LIMITS", ChunkLimits(min_bytes=256 * KIB, max_bytes=1 * MIB))
-        monkeypatch.setattr(tiktok, "RETRY", RetrySettings(attempts=3, base_delay_s=0.01, max_delay_s=0.02))
-        monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", TOKEN)
-        monkeypatch.setenv("SHORTS_TOKEN_FILE", str(tmp_path / "tokens.json"))
         yield server
 
 
-@pytest.fixture
-def video(tmp_path: Path) -> Path:
-    path = tmp_path / "short.mp4"
-    path.write_bytes(random.Random(7).randbytes(FILE_SIZE))
-    return path
-
-
 def publisher(fake: FakeTikTok, tmp_path: Path, **overrides: object) -> Publisher:
-    settings: dict[str, object] = {
-        "platform": "tiktok",
-        "provider": "api",
-        "api_base_url": fake.base_url,
-        "ledger_path": str(tmp_path / "ledger.sqlite3"),
-        "chunk_size_bytes": CHUNK,
-        "poll_interval_s": 0.01,
-    }
-    return Publisher(**(settings | overrides))  # type: ignore[arg-type]
+    return publishing.api_publisher("tiktok", tmp_path, api_base_url=fake.base_url, chunk_size_bytes=CHUNK, **overrides)
 
 
 def request(video: Path) -> PostRequest:
-    return PostRequest(
-        platform="tiktok", partition_key=KEY, video_path=video, media_uri=video.as_uri(), caption=CAPTION
-    )
+    return publishing.post_request("tiktok", video)
 
 
-def fail_ledger_record_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ledger write after the platform answered fails once, as a database outage would."""
-    original = PublishLedger.record
-    failed: list[Post] = []
-
-    def record(self: PublishLedger, post: Post) -> Post:
-        if not failed:
-            failed.append(post)
-            raise RuntimeError("ledger database unavailable")
-        return original(self, post)
-
-    monkeypatch.setattr(PublishLedger, "record", record)
+@pytest.fixture
+def publish(fake: FakeTikTok, tmp_path: Path, video: Path) -> Publish:
+    return publishing.runs_of(lambda **fields: publisher(fake, tmp_path, **fields), request(video))
 
 
 def test_direct_post_sends_the_documented_init_and_every_chunk_in_order(
-    fake: FakeTikTok, tmp_path: Path, video: Path
+    fake: FakeTikTok, publish: Publish, video: Path
 ) -> None:
-    outcome = publisher(fake, tmp_path).publish(request(video))
+    outcome = publish()
 
     (init,) = fake.calls("init")
     assert init.headers["authorization"] == f"Bearer {TOKEN}"
@@ -135,15 +98,15 @@ def test_direct_post_sends_the_documented_init_and_every_chunk_in_order(
     ],
 )
 def test_privacy_is_the_widest_allowed_level_never_wider_than_asked(
-    fake: FakeTikTok, tmp_path: Path, video: Path, privacy: str, options: list[str], expected: str
+    fake: FakeTikTok, publish: Publish, privacy: str, options: list[str], expected: str
 ) -> None:
     fake.privacy_options = options
-    publisher(fake, tmp_path, privacy=privacy).publish(request(video))
+    publish(privacy=privacy)
     assert fake.calls("init")[0].json["post_info"]["privacy_level"] == expected
 
 
-def test_inbox_mode_uploads_a_draft_without_post_info(fake: FakeTikTok, tmp_path: Path, video: Path) -> None:
-    outcome = publisher(fake, tmp_path, mode="inbox").publish(request(video))
+def test_inbox_mode_uploads_a_draft_without_post_info(fake: FakeTikTok, publish: Publish, video: Path) -> None:
+    outcome = publish(mode="inbox")
     (init,) = fake.calls("inbox_init")
     assert "post_info" not in init.json and init.json["source_info"]["total_chunk_count"] == 4
     assert not fake.calls("init") and not fake.calls("creator_info")
@@ -153,14 +116,13 @@ def test_inbox_mode_uploads_a_draft_without_post_info(fake: FakeTikTok, tmp_path
 
 
 def test_a_dropped_chunk_resumes_on_the_next_publish_with_exactly_one_post(
-    fake: FakeTikTok, tmp_path: Path, video: Path
+    fake: FakeTikTok, publish: Publish, video: Path
 ) -> None:
     fake.drop_next("upload:2", times=3)  # every attempt of the third chunk loses its connection
-    with pytest.raises(RetryableError, match="chunk 3/4"):
-        publisher(fake, tmp_path).publish(request(video))
+    publishing.gives_up(publish, "chunk 3/4")
     assert len(fake.uploads[next(iter(fake.uploads))].ranges) == 2
 
-    outcome = publisher(fake, tmp_path).publish(request(video))
+    outcome = publish()
 
     assert len(fake.calls("init")) == 1  # the same publish_id and upload URL
     (upload,) = fake.uploads.values()
@@ -169,13 +131,12 @@ def test_a_dropped_chunk_resumes_on_the_next_publish_with_exactly_one_post(
     assert len(fake.posts) == 1 and outcome.post.remote_id == str(upload.post_id)
 
 
-def test_an_expired_upload_url_starts_a_new_upload(fake: FakeTikTok, tmp_path: Path, video: Path) -> None:
+def test_an_expired_upload_url_starts_a_new_upload(fake: FakeTikTok, publish: Publish, video: Path) -> None:
     fake.fail_next("upload:1", 500, times=3)
-    with pytest.raises(RetryableError):
-        publisher(fake, tmp_path).publish(request(video))
+    publishing.gives_up(publish, "chunk 2/4")
     fake.expire_upload_urls()
 
-    publisher(fake, tmp_path).publish(request(video))
+    publish()
 
     first, second = fake.uploads.values()
     assert len(fake.calls("init")) == 2 and not first.complete
@@ -183,35 +144,33 @@ def test_an_expired_upload_url_starts_a_new_upload(fake: FakeTikTok, tmp_path: P
 
 
 def test_a_failure_after_publish_complete_never_posts_again(
-    fake: FakeTikTok, tmp_path: Path, video: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeTikTok, publish: Publish, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fail_ledger_record_once(monkeypatch)
-    with pytest.raises(RuntimeError, match="ledger database unavailable"):
-        publisher(fake, tmp_path).publish(request(video))
+    publishing.crash_before_the_ledger_write(monkeypatch, publish)
     requests_before = len(fake.calls("upload"))
 
-    outcome = publisher(fake, tmp_path).publish(request(video))
+    outcome = publish()
 
     assert len(fake.calls("init")) == 1 and len(fake.calls("upload")) == requests_before
     assert len(fake.posts) == 1 and outcome.post.remote_id == str(fake.posts[0].post_id)
 
 
-def test_status_errors_after_the_upload_resume_polling_only(fake: FakeTikTok, tmp_path: Path, video: Path) -> None:
+def test_status_errors_after_the_upload_resume_polling_only(fake: FakeTikTok, publish: Publish) -> None:
     fake.fail_next("status", 500, times=3)
-    with pytest.raises(RetryableError, match="status fetch"):
-        publisher(fake, tmp_path).publish(request(video))
+    publishing.gives_up(publish, "status fetch")
 
-    outcome = publisher(fake, tmp_path).publish(request(video))
+    outcome = publish()
 
     assert len(fake.calls("init")) == 1 and len(fake.calls("upload")) == 4
     assert outcome.post.status == "published" and len(fake.posts) == 1
 
 
-def test_rate_limited_init_waits_for_retry_after_then_succeeds(fake: FakeTikTok, tmp_path: Path, video: Path) -> None:
+def test_rate_limited_init_waits_for_retry_after_then_succeeds(fake: FakeTikTok, publish: Publish) -> None:
     fake.fail_next("init", 429, "rate_limit_exceeded", "Too many requests", headers={"Retry-After": "1"})
-    started = time.monotonic()
-    outcome = publisher(fake, tmp_path).publish(request(video))
-    assert time.monotonic() - started >= 1.0
+    clock = FakeClock()  # the engine waits on it: the test measures the wait without sleeping through it
+    started = clock.now()
+    outcome = publish(clock=clock)
+    assert clock.now() - started >= 1.0
     assert len(fake.calls("init")) == 2 and outcome.post.status == "published" and len(fake.posts) == 1
 
 
@@ -223,23 +182,23 @@ def test_rate_limited_init_waits_for_retry_after_then_succeeds(fake: FakeTikTok,
     ],
 )
 def test_permanent_errors_fail_at_once_with_tiktoks_code(
-    fake: FakeTikTok, tmp_path: Path, video: Path, code: str, advice: str
+    fake: FakeTikTok, publish: Publish, code: str, advice: str
 ) -> None:
     fake.fail_next("init", 403, code, "TikTok refused the post.")
     with pytest.raises(ProviderError, match=code) as failure:
-        publisher(fake, tmp_path).publish(request(video))
+        publish()
     assert advice in str(failure.value) and TOKEN not in str(failure.value)
     assert len(fake.calls("init")) == 1 and not fake.calls("upload")
 
 
 def test_a_failed_publish_reports_the_fail_reason_and_the_next_run_starts_over(
-    fake: FakeTikTok, tmp_path: Path, video: Path
+    fake: FakeTikTok, publish: Publish
 ) -> None:
     fake.fail_next_publish("duration_check_failed")
     with pytest.raises(ProviderError, match="duration_check_failed"):
-        publisher(fake, tmp_path).publish(request(video))
+        publish()
 
-    outcome = publisher(fake, tmp_path).publish(request(video))
+    outcome = publish()
 
     assert len(fake.calls("init")) == 2 and outcome.post.status == "published" and len(fake.posts) == 1
 
@@ -262,17 +221,13 @@ def test_a_caption_over_2200_characters_is_rejected_before_any_call(
     assert fake.requests == []
 
 
-def test_a_second_publish_of_the_same_partition_returns_already_published(
-    fake: FakeTikTok, tmp_path: Path, video: Path
-) -> None:
-    first = publisher(fake, tmp_path).publish(request(video))
-    count = len(fake.requests)
-    second = publisher(fake, tmp_path).publish(request(video))
-    assert second.already_published and second.post == first.post and len(fake.requests) == count
+def test_a_second_publish_of_the_same_partition_returns_already_published(fake: FakeTikTok, publish: Publish) -> None:
+    first, second, sent = publishing.publish_twice(publish, fake.requests)
+    assert second.already_published and second.post == first.post and sent == 0
 
 
 def test_a_refresh_keeps_the_rotated_refresh_token_in_a_private_file(
-    fake: FakeTikTok, tmp_path: Path, video: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeTikTok, publish: Publish, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TIKTOK_ACCESS_TOKEN")
     monkeypatch.setenv("TIKTOK_CLIENT_ID", fake.client_key)
@@ -284,7 +239,7 @@ def test_a_refresh_keeps_the_rotated_refresh_token_in_a_private_file(
     fake.fail_next("creator_info", 401, "access_token_invalid", "The access token is invalid or not found.")
     token_url = f"{fake.base_url}/v2/oauth/token/"
 
-    outcome = publisher(fake, tmp_path, token_url=token_url).publish(request(video))
+    outcome = publish(token_url=token_url)
 
     token_file = tmp_path / "tokens.json"
     stored = json.loads(token_file.read_text())["tiktok"]

@@ -1,93 +1,58 @@
 """The X publisher against a local X API v2: chunked media upload, STATUS polling, one post, resume, errors.
 
-`x.RETRY` shortens the backoff; the 2 MB file goes up in 512 KiB segments.
+Retries wait nothing (`tests.providers.publishing`); the 2 MB file goes up in 512 KiB segments.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from resources.errors import InputRejected, ProviderError, RetryableError
-from resources.http.retry import RetrySettings, parse_retry_after
+from resources.errors import InputRejected, ProviderError
+from resources.http.deadline import FakeClock
+from resources.http.retry import parse_retry_after
 from resources.publish import Publisher
 from resources.publish.captions import Caption
-from resources.publish.ledger import PublishLedger
-from resources.publish.platforms import x
 from resources.publish.platforms.x import retry_headers, segment_size
 from resources.publish.publisher import PostRequest
-from resources.records import Post
+from tests.providers import publishing
 from tests.providers.fakes.x_server import FakeX
+from tests.providers.publishing import CAPTION, KEY, KIB, MIB, VIDEO_SIZE, Publish
 
 TOKEN = "x-fixed-token-do-not-leak"
-KIB = 1024
-MIB = 1024 * KIB
 CHUNK = 512 * KIB
-FILE_SIZE = 2 * MIB + 12_345  # five segments: four of 512 KiB and one of 12 345 bytes
-KEY = "tiktok-7301234567890123456"
-CAPTION = Caption(
-    title="Freeze herbs in olive oil",
-    text="Freeze herbs in olive oil\n\nNarration and presenter are AI-generated.\n\n#cooking #kitchenhacks",
-    hashtags=["cooking", "kitchenhacks"],
-)
+FILE_SIZE = VIDEO_SIZE  # five segments: four of 512 KiB and one of 12 345 bytes
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeX]:
+    publishing.use_token(monkeypatch, tmp_path, "x", TOKEN)
     with FakeX(access_token=TOKEN) as server:
-        monkeypatch.setattr(x, "RETRY", RetrySettings(attempts=3, base_delay_s=0.01, max_delay_s=0.02))
-        monkeypatch.setenv("X_ACCESS_TOKEN", TOKEN)
-        monkeypatch.setenv("SHORTS_TOKEN_FILE", str(tmp_path / "tokens.json"))
         yield server
 
 
-@pytest.fixture
-def video(tmp_path: Path) -> Path:
-    path = tmp_path / "short.mp4"
-    path.write_bytes(random.Random(11).randbytes(FILE_SIZE))
-    return path
-
-
 def publisher(fake: FakeX, tmp_path: Path, **overrides: object) -> Publisher:
-    settings: dict[str, object] = {
-        "platform": "x",
-        "provider": "api",
-        "api_base_url": fake.base_url,
-        "ledger_path": str(tmp_path / "ledger.sqlite3"),
-        "chunk_size_bytes": CHUNK,
-        "poll_interval_s": 0.01,
-    }
-    return Publisher(**(settings | overrides))  # type: ignore[arg-type]
+    return publishing.api_publisher("x", tmp_path, api_base_url=fake.base_url, chunk_size_bytes=CHUNK, **overrides)
 
 
 def request(video: Path, caption: Caption = CAPTION) -> PostRequest:
-    return PostRequest(platform="x", partition_key=KEY, video_path=video, media_uri=video.as_uri(), caption=caption)
+    return publishing.post_request("x", video, caption)
 
 
-def fail_ledger_record_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ledger write after X answered fails once, as a database outage would."""
-    original = PublishLedger.record
-    failed: list[Post] = []
-
-    def record(self: PublishLedger, post: Post) -> Post:
-        if not failed:
-            failed.append(post)
-            raise RuntimeError("ledger database unavailable")
-        return original(self, post)
-
-    monkeypatch.setattr(PublishLedger, "record", record)
+@pytest.fixture
+def publish(fake: FakeX, tmp_path: Path, video: Path) -> Publish:
+    return publishing.runs_of(lambda **fields: publisher(fake, tmp_path, **fields), request(video))
 
 
 def appended_indexes(fake: FakeX) -> list[int]:
     return [int(r.form["segment_index"]) for r in fake.calls("append")]
 
 
-def test_uploads_in_segments_waits_for_processing_and_posts_once(fake: FakeX, tmp_path: Path, video: Path) -> None:
-    outcome = publisher(fake, tmp_path).publish(request(video))
+def test_uploads_in_segments_waits_for_processing_and_posts_once(fake: FakeX, publish: Publish, video: Path) -> None:
+    outcome = publish()
 
     (init,) = fake.calls("initialize")
     assert init.json == {"media_type": "video/mp4", "total_bytes": FILE_SIZE, "media_category": "amplify_video"}
@@ -110,14 +75,13 @@ def test_uploads_in_segments_waits_for_processing_and_posts_once(fake: FakeX, tm
 
 
 def test_a_dropped_append_resumes_on_the_next_publish_with_exactly_one_post(
-    fake: FakeX, tmp_path: Path, video: Path
+    fake: FakeX, publish: Publish, video: Path
 ) -> None:
     fake.drop_next("append:2", times=3)  # every attempt of the third segment loses its connection
-    with pytest.raises(RetryableError, match="append 3/5"):
-        publisher(fake, tmp_path).publish(request(video))
+    publishing.gives_up(publish, "media append 3/5")
     assert appended_indexes(fake) == [0, 1, 2, 2, 2]
 
-    outcome = publisher(fake, tmp_path).publish(request(video))
+    outcome = publish()
 
     assert len(fake.calls("initialize")) == 1  # the same media id
     assert appended_indexes(fake)[5:] == [2, 3, 4]  # only what was missing
@@ -127,66 +91,62 @@ def test_a_dropped_append_resumes_on_the_next_publish_with_exactly_one_post(
 
 
 def test_a_failure_after_the_post_id_was_returned_never_posts_again(
-    fake: FakeX, tmp_path: Path, video: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeX, publish: Publish, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fail_ledger_record_once(monkeypatch)
-    with pytest.raises(RuntimeError, match="ledger database unavailable"):
-        publisher(fake, tmp_path).publish(request(video))
+    publishing.crash_before_the_ledger_write(monkeypatch, publish)
     count = len(fake.requests)
 
-    outcome = publisher(fake, tmp_path).publish(request(video))
+    outcome = publish()
 
     assert len(fake.requests) == count  # no upload, no post: the checkpoint held the post id
     assert len(fake.tweets) == 1 and outcome.post.remote_id == fake.tweets[0]["id"]
 
 
-def test_processing_errors_after_finalize_resume_polling_only(fake: FakeX, tmp_path: Path, video: Path) -> None:
+def test_processing_errors_after_finalize_resume_polling_only(fake: FakeX, publish: Publish) -> None:
     fake.fail_next("status", 503, "Service Unavailable", times=3)
-    with pytest.raises(RetryableError, match="media status"):
-        publisher(fake, tmp_path).publish(request(video))
+    publishing.gives_up(publish, "media status")
 
-    publisher(fake, tmp_path).publish(request(video))
+    publish()
 
     assert len(fake.calls("initialize")) == 1 and len(fake.calls("append")) == 5
     assert len(fake.calls("finalize")) == 1 and len(fake.tweets) == 1
 
 
 @pytest.mark.parametrize("header", ["Retry-After", "x-rate-limit-reset"])
-def test_a_rate_limited_post_waits_as_x_asks_then_posts_once(
-    fake: FakeX, tmp_path: Path, video: Path, header: str
-) -> None:
+def test_a_rate_limited_post_waits_as_x_asks_then_posts_once(fake: FakeX, publish: Publish, header: str) -> None:
     value = "1" if header == "Retry-After" else str(int(time.time()) + 2)
     fake.fail_next("tweets", 429, "Too Many Requests", headers={header: value, "x-rate-limit-remaining": "0"})
-    started = time.monotonic()
-    outcome = publisher(fake, tmp_path).publish(request(video))
-    assert time.monotonic() - started >= 0.9
+    clock = FakeClock()  # the engine waits on it: the test measures the wait without sleeping through it
+    started = clock.now()
+    outcome = publish(clock=clock)
+    assert clock.now() - started >= 0.9
     assert len(fake.calls("tweets")) == 2 and len(fake.tweets) == 1 and outcome.post.status == "published"
 
 
-def test_a_forbidden_post_fails_at_once_with_xs_message(fake: FakeX, tmp_path: Path, video: Path) -> None:
+def test_a_forbidden_post_fails_at_once_with_xs_message(fake: FakeX, publish: Publish) -> None:
     fake.fail_next("tweets", 403, "You are not permitted to create a post with media.")
     with pytest.raises(ProviderError, match="not permitted to create a post with media") as failure:
-        publisher(fake, tmp_path).publish(request(video))
+        publish()
     assert TOKEN not in str(failure.value) and len(fake.calls("tweets")) == 1 and fake.tweets == []
 
 
-def test_a_post_whose_answer_was_lost_is_not_posted_twice(fake: FakeX, tmp_path: Path, video: Path) -> None:
+def test_a_post_whose_answer_was_lost_is_not_posted_twice(fake: FakeX, publish: Publish) -> None:
     fake.fail_after_next("tweets", 503)  # X created the post, then the answer was a 503
     with pytest.raises(ProviderError, match="already posted"):
-        publisher(fake, tmp_path).publish(request(video))
+        publish()
     assert len(fake.calls("tweets")) == 2 and len(fake.tweets) == 1  # the retry met X's duplicate check
 
 
-def test_failed_processing_raises_xs_reason_and_posts_nothing(fake: FakeX, tmp_path: Path, video: Path) -> None:
+def test_failed_processing_raises_xs_reason_and_posts_nothing(fake: FakeX, publish: Publish) -> None:
     fake.fail_next_processing("Your media has an unsupported codec.")
     with pytest.raises(ProviderError, match="unsupported codec"):
-        publisher(fake, tmp_path).publish(request(video))
+        publish()
     assert fake.calls("tweets") == []
 
 
-def test_a_refused_token_is_refreshed_once_and_the_call_repeated(fake: FakeX, tmp_path: Path, video: Path) -> None:
+def test_a_refused_token_is_refreshed_once_and_the_call_repeated(fake: FakeX, publish: Publish) -> None:
     fake.fail_next("initialize", 401, "Unauthorized")
-    publisher(fake, tmp_path).publish(request(video))
+    publish()
     assert len(fake.calls("initialize")) == 2 and len(fake.tweets) == 1
 
 
@@ -204,13 +164,9 @@ def test_text_over_280_characters_is_rejected_before_any_call(fake: FakeX, tmp_p
     assert fake.requests == []
 
 
-def test_a_second_publish_of_the_same_partition_returns_already_published(
-    fake: FakeX, tmp_path: Path, video: Path
-) -> None:
-    first = publisher(fake, tmp_path).publish(request(video))
-    count = len(fake.requests)
-    second = publisher(fake, tmp_path).publish(request(video))
-    assert second.already_published and second.post == first.post and len(fake.requests) == count
+def test_a_second_publish_of_the_same_partition_returns_already_published(fake: FakeX, publish: Publish) -> None:
+    first, second, sent = publishing.publish_twice(publish, fake.requests)
+    assert second.already_published and second.post == first.post and sent == 0
 
 
 def test_rate_limit_reset_becomes_a_retry_after() -> None:

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from resources.http.retry import RetrySettings
 from resources.publish import Publisher
 from resources.publish.captions import AI_DISCLOSURE, CAPTION_LIMITS, Caption, compose_caption
+from resources.publish.platforms.client import byte_ranges
+from resources.publish.platforms.tiktok import TikTokEngine
 from resources.publish.publisher import PostRequest
 from resources.records import Script
 
@@ -104,3 +107,23 @@ def test_caption_credits_the_source_creator(script_record: Script) -> None:
 def test_youtube_title_is_at_most_100_characters(script_record: Script) -> None:
     long = script_record.model_copy(update={"title": "x" * 150})
     assert len(compose_caption("youtube", long).title) <= 100
+
+
+def test_byte_ranges_cover_the_file_once_and_the_last_takes_the_rest() -> None:
+    assert [(c.first, c.last) for c in byte_ranges(10, 4)] == [(0, 3), (4, 7), (8, 9)]
+    assert [(c.first, c.last) for c in byte_ranges(10, 4, count=2)] == [(0, 3), (4, 9)]  # TikTok's floor division
+    assert [(c.index, c.first, c.size) for c in byte_ranges(10, 4, start=5)] == [(0, 5, 4), (1, 9, 1)]
+    assert byte_ranges(10, 4, start=10) == []
+
+
+def test_an_api_engine_gets_the_publishers_settings_and_only_its_own_options(tmp_path: Path) -> None:
+    publisher = Publisher(
+        platform="tiktok", provider="api", ledger_path=str(tmp_path / "ledger.sqlite3"), privacy="private",
+        mode="inbox", retry_base_delay_s=0.0, timeout_s=60.0,
+    )  # fmt: skip
+    engine = publisher.engine(publisher.ledger().checkpoint("file-abc", "tiktok"))
+    assert isinstance(engine, TikTokEngine) and (engine.privacy, engine.mode) == ("private", "inbox")
+    assert (engine.settings.platform, engine.settings.timeout_s, engine.settings.dry_run) == ("tiktok", 60.0, False)
+    assert engine.settings.retry == RetrySettings(attempts=4, base_delay_s=0.0, max_delay_s=30.0)
+    assert publisher.engine_settings(attempts=5).retry.attempts == 5  # the platform's default (YouTube)
+    assert publisher.model_copy(update={"retry_attempts": 2}).engine_settings(attempts=5).retry.attempts == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,24 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from resources.errors import ConfigurationError, ProviderError, RetryableError
-from resources.http.retry import RetrySettings, http_failure, with_retries
-from resources.http.secrets import redact
-from resources.publish.ledger import UploadCheckpoint
-from resources.publish.platforms.common import dry_run_post, published_post, require_account, validate_media, wait_for
-from resources.publish.publisher import PostRequest, Publisher
+from resources.errors import ConfigurationError, ProviderError
+from resources.http.deadline import Pending
+from resources.publish.platforms.client import ApiEngine, Chunk, PlatformClient, TokenRejected, send_chunks
+from resources.publish.platforms.common import (
+    dry_run_post,
+    json_object,
+    published_post,
+    require_account,
+    validate_media,
+)
+from resources.publish.publisher import PostRequest, PublishSettings
 from resources.records import Post
 
 LINKEDIN_VERSION = "202605"  # the Videos API docs are at li-lms-2026-05; versions sunset ~1 year after release
 API_HOST = "https://api.linkedin.com"
-RETRY = RetrySettings()  # tests shorten the backoff here (the Publisher has no retry setting)
 RESERVED = frozenset("|{}@[]()<>#\\*_~")  # "little text" reserved characters
 _HASHTAG = re.compile(r"#([^\W_]+)")
 _AUTHOR = re.compile(r"^urn:li:(person|organization):[^\s:]+$")
-_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 log = logging.getLogger(__name__)
 
@@ -56,29 +60,12 @@ def post_url(post_urn: str) -> str:
     return f"https://www.linkedin.com/feed/update/{post_urn}/"
 
 
-class LinkedInClient:
-    """Versioned Rest.li calls and part uploads for one publish, every one through `with_retries`."""
+class LinkedInClient(PlatformClient):
+    """Versioned Rest.li calls, and part uploads to the URLs LinkedIn hands out."""
 
-    def __init__(self, publisher: Publisher, where: str) -> None:
-        self.where = where
-        self._tokens = publisher.tokens()
-        self._token = self._tokens.get()
-        self._refreshed = False
-        self.api = (publisher.api_base_url or API_HOST).rstrip("/")
-        self._http = httpx.Client(timeout=_TIMEOUT)
-
-    def __enter__(self) -> LinkedInClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.close()
-
-    def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self._token}",
-            "LinkedIn-Version": LINKEDIN_VERSION,
-            "X-Restli-Protocol-Version": "2.0.0",
-        }
+    def __init__(self, settings: PublishSettings, where: str) -> None:
+        super().__init__(settings, where)
+        self.api = (settings.api_base_url or API_HOST).rstrip("/")
 
     def rest(
         self,
@@ -88,93 +75,58 @@ class LinkedInClient:
         doing: str,
         json: Any = None,
         params: dict[str, str] | None = None,
-        retry_unsent_only: bool = False,
+        resend_safe: bool = True,
     ) -> httpx.Response:
-        """One `/rest` call. `retry_unsent_only`: a lost answer is not retried (the call may have taken effect)."""
-
-        def once() -> httpx.Response:
-            try:
-                return self._checked(
-                    self._http.request(
-                        method, f"{self.api}/rest/{path}", headers=self._headers(), json=json, params=params
-                    ),
-                    doing,
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                raise RetryableError(f"{self.where}: {doing}: cannot connect to LinkedIn") from None
-            except httpx.TransportError as exc:
-                if retry_unsent_only:
-                    raise ProviderError(
-                        f"{self.where}: {doing}: the connection broke after the request was sent "
-                        f"({type(exc).__name__}), so LinkedIn may have created it; check the account's posts "
-                        "and re-execute only if it is not there"
-                    ) from None
-                raise RetryableError(f"{self.where}: {doing} failed: {type(exc).__name__}") from None
-
-        return with_retries(once, what=f"{self.where}: {doing}", settings=RETRY)
-
-    def put_part(self, url: str, chunk: bytes, *, doing: str) -> str:
-        """PUT one part to its own upload URL; returns the part's ETag."""
-        headers = {"Content-Type": "application/octet-stream"}
-        host = urlsplit(url).hostname or ""
-        # The token goes only to LinkedIn's hosts (or the configured API host), never to a foreign URL.
-        if host == urlsplit(self.api).hostname or host == "linkedin.com" or host.endswith(".linkedin.com"):
-            headers["Authorization"] = f"Bearer {self._token}"
-
-        def once() -> str:
-            try:
-                response = self._checked(self._http.put(url, content=chunk, headers=headers), doing)
-            except httpx.TransportError as exc:
-                raise RetryableError(f"{self.where}: {doing} failed: {type(exc).__name__}") from None
-            etag = response.headers.get("etag", "")
-            if not etag:
-                raise ProviderError(f"{self.where}: LinkedIn answered {doing} without an ETag")
-            return etag
-
-        return with_retries(once, what=f"{self.where}: {doing}", settings=RETRY)
-
-    def _checked(self, response: httpx.Response, doing: str) -> httpx.Response:
-        if response.is_success:
-            return response
-        try:
-            body = response.json()
-            message = str(body.get("message") or body) if isinstance(body, dict) else response.text[:300]
-        except ValueError:
-            message = response.text[:300]
-        if response.status_code == 401:
-            if self._refreshed:
-                raise ConfigurationError(
-                    f"{self.where}: the access token is expired or revoked; "
-                    "run `python -m pipeline_assets auth linkedin`"
-                )
-            self._refreshed = True
-            self._token = self._tokens.get(force_refresh=True)
-            raise RetryableError(f"{self.where}: token rejected; retrying with a refreshed one", retry_after_s=0)
-        raise http_failure(
-            self.where, response.status_code, redact(f"{message} (while {doing})", self._token), response.headers
+        """One `/rest` call with the version headers LinkedIn requires."""
+        headers = {"LinkedIn-Version": LINKEDIN_VERSION, "X-Restli-Protocol-Version": "2.0.0"}
+        return self.request(
+            method,
+            f"{self.api}/rest/{path}",
+            doing=doing,
+            headers=headers,
+            json=json,
+            params=params,
+            resend_safe=resend_safe,
         )
 
+    def put_part(self, url: str, data: bytes, *, doing: str) -> str:
+        """PUT one part to its own upload URL; returns the part's ETag."""
+        host = urlsplit(url).hostname or ""
+        # The token goes only to LinkedIn's hosts (or the configured API host), never to a foreign URL.
+        ours = host == urlsplit(self.api).hostname or host == "linkedin.com" or host.endswith(".linkedin.com")
+        headers = {"Content-Type": "application/octet-stream"}
+        response = self.request("PUT", url, doing=doing, auth="Bearer" if ours else None, headers=headers, content=data)
+        etag = response.headers.get("etag", "")
+        if not etag:
+            raise ProviderError(f"{self.where}: LinkedIn answered {doing} without an ETag")
+        return etag
 
-class LinkedInEngine:
+    def failure(self, response: httpx.Response, doing: str) -> Exception:
+        if response.status_code == 401:
+            return TokenRejected()
+        body = json_object(response)
+        message = str(body.get("message") or body) if body else response.text[:300]
+        return self.http_failure(response.status_code, message, doing, response.headers)
+
+
+@dataclass(frozen=True)
+class LinkedInEngine(ApiEngine):
     """Initialize → PUT parts → finalize → wait for AVAILABLE → create the post."""
 
+    _: KW_ONLY
+    author: str  # an author URN: urn:li:person:<id> or urn:li:organization:<id>
     name = "linkedin"
 
-    def __init__(self, publisher: Publisher, checkpoint: UploadCheckpoint) -> None:
-        self.publisher = publisher
-        self.checkpoint = checkpoint
-
     def publish(self, request: PostRequest) -> Post:
-        where = f"linkedin[{request.partition_key}]"
-        author = require_account(self.publisher, "SHORTS_LINKEDIN_AUTHOR_URN", where)
+        author = require_account(self.author, "SHORTS_LINKEDIN_AUTHOR_URN", request.where)
         if not _AUTHOR.match(author):
             raise ConfigurationError(
-                f"{where}: SHORTS_LINKEDIN_AUTHOR_URN must be an author URN like urn:li:person:<id> or "
+                f"{request.where}: SHORTS_LINKEDIN_AUTHOR_URN must be an author URN like urn:li:person:<id> or "
                 f"urn:li:organization:<id>, not {author!r}"
             )
-        size = validate_media(request, where, "linkedin")
-        with LinkedInClient(self.publisher, where) as client:
-            if self.publisher.dry_run:
+        size = validate_media(request)
+        with LinkedInClient(self.settings, request.where) as client:
+            if self.settings.dry_run:
                 return dry_run_post(request)
             posted = self.checkpoint.get("post")
             if not posted:
@@ -201,16 +153,18 @@ class LinkedInEngine:
             log.info(
                 "%s: resuming %s; %d of %d parts already uploaded", client.where, urn, sum(map(bool, etags)), len(etags)
             )
-        with path.open("rb") as handle:
-            for index, part in enumerate(instructions):
-                if etags[index]:
-                    continue
-                first, last = int(part["firstByte"]), int(part["lastByte"])
-                handle.seek(first)
-                etags[index] = client.put_part(
-                    str(part["uploadUrl"]), handle.read(last - first + 1), doing=f"uploading part {index + 1}"
-                )
-                self.checkpoint.set("etags", etags)
+
+        def put(chunk: Chunk, data: bytes) -> None:
+            url = str(instructions[chunk.index]["uploadUrl"])
+            etags[chunk.index] = client.put_part(url, data, doing=f"uploading part {chunk.index + 1}")
+            self.checkpoint.set("etags", etags)
+
+        parts = [
+            Chunk(index, int(part["firstByte"]), int(part["lastByte"]))
+            for index, part in enumerate(instructions)
+            if not etags[index]
+        ]
+        send_chunks(path, parts, put)
         client.rest(
             "POST",
             "videos",
@@ -258,7 +212,7 @@ class LinkedInEngine:
         return video
 
     def _wait_until_available(self, client: LinkedInClient, urn: str) -> None:
-        def available() -> bool:
+        def read() -> bool | Pending:
             answer = client.rest("GET", f"videos/{quote(urn, safe='')}", doing="reading the video status").json()
             status = answer.get("status")
             if status == "PROCESSING_FAILED":
@@ -267,15 +221,9 @@ class LinkedInEngine:
                     f"{client.where}: LinkedIn could not process the video: "
                     f"{answer.get('processingFailureReason', 'no reason given')}"
                 )
-            return status == "AVAILABLE"
+            return True if status == "AVAILABLE" else Pending(str(status or ""))
 
-        wait_for(
-            available,
-            where=client.where,
-            doing="processing the video",
-            interval_s=self.publisher.poll_interval_s,
-            timeout_s=self.publisher.timeout_s,
-        )
+        client.poll(read, doing="processing the video")
 
     def _create_post(self, client: LinkedInClient, author: str, video: str, request: PostRequest) -> str:
         body = {
@@ -292,7 +240,7 @@ class LinkedInEngine:
             "isReshareDisabledByAuthor": False,
         }
         # A lost answer is not retried: a second POST would be a second post.
-        response = client.rest("POST", "posts", json=body, doing="creating the post", retry_unsent_only=True)
+        response = client.rest("POST", "posts", json=body, doing="creating the post", resend_safe=False)
         post_id = response.headers.get("x-restli-id", "")
         if not post_id:
             raise ProviderError(f"{client.where}: LinkedIn created the post but returned no x-restli-id header")

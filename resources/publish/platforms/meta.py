@@ -1,39 +1,43 @@
 """Instagram Reels and Facebook Page Reels through the Graph API, with bytes sent to Meta's `rupload` host.
 
-Both platforms share `GraphClient`: the error envelope, rate limits, the one token refresh on code 190 and the
-resumable byte upload (`offset` / `file_size` headers) are the same. Every step that the platform cannot undo
-(container or video id, bytes acknowledged, the published id) is written to the upload checkpoint as soon as it
-is known, so a re-execution resumes instead of posting twice.
+Both platforms share `GraphClient` (the error envelope, rate limits, code 190 as the refused token the client
+refreshes once) and the resumable byte upload (`offset` / `file_size` headers). Every step that the platform
+cannot undo (container or video id, bytes acknowledged, the published id) is written to the upload checkpoint
+as soon as it is known, so a re-execution resumes instead of posting twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 import httpx
 
-from resources.errors import ConfigurationError, ProviderError, RetryableError
-from resources.http.retry import RetrySettings, http_failure, parse_retry_after, with_retries
-from resources.http.secrets import redact
-from resources.publish.ledger import UploadCheckpoint
-from resources.publish.platforms.common import dry_run_post, published_post, require_account, validate_media, wait_for
-from resources.publish.publisher import PostRequest, Publisher
+from resources.errors import ProviderError, RetryableError
+from resources.http.deadline import Pending
+from resources.http.retry import parse_retry_after
+from resources.publish.platforms.client import ApiEngine, Chunk, PlatformClient, TokenRejected, byte_ranges, send_chunks
+from resources.publish.platforms.common import (
+    dry_run_post,
+    json_object,
+    published_post,
+    require_account,
+    validate_media,
+)
+from resources.publish.publisher import PostRequest, PublishSettings
 from resources.records import Post
 
 GRAPH_VERSION = "v27.0"  # current in Meta's docs (publishing-apis.md §4)
 GRAPH_HOST = "https://graph.facebook.com"
 RUPLOAD_HOST = "https://rupload.facebook.com"
-RETRY = RetrySettings()  # tests shorten the backoff here (the Publisher has no retry setting)
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
 EXPIRED_TOKEN_CODE = 190
 PUBLISH_LIMIT_CODES = frozenset({9})
 PUBLISH_LIMIT_SUBCODES = frozenset({2207042})  # IG "maximum number of posts reached"
-_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 log = logging.getLogger(__name__)
 
@@ -44,171 +48,119 @@ def _now() -> str:
 
 def _graph_error(response: httpx.Response) -> dict[str, Any]:
     """The Graph `error` object (or rupload's `debug_info`); empty when the body has neither."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    if not isinstance(body, dict):
-        return {}
+    body = json_object(response)
     error = body.get("error") or body.get("debug_info") or {}
     return error if isinstance(error, dict) else {}
 
 
-class GraphClient:
-    """Authenticated Graph API and rupload calls for one publish, every one through `with_retries`."""
+class GraphClient(PlatformClient):
+    """Graph API calls (token as a Bearer header) and rupload calls (token as `OAuth <token>`)."""
 
-    def __init__(self, publisher: Publisher, where: str) -> None:
-        self.where = where
-        self.platform = publisher.platform
-        self._tokens = publisher.tokens()
-        self._token = self._tokens.get()
-        self._refreshed = False
-        self.api = f"{(publisher.api_base_url or GRAPH_HOST).rstrip('/')}/{GRAPH_VERSION}"
-        self.upload_base = (publisher.upload_base_url or RUPLOAD_HOST).rstrip("/")
-        self._http = httpx.Client(timeout=_TIMEOUT)
-
-    def __enter__(self) -> GraphClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.close()
+    def __init__(self, settings: PublishSettings, where: str) -> None:
+        super().__init__(settings, where)
+        self.api = f"{(settings.api_base_url or GRAPH_HOST).rstrip('/')}/{GRAPH_VERSION}"
+        self.upload_base = (settings.upload_base_url or RUPLOAD_HOST).rstrip("/")
 
     def rupload_url(self, kind: str, object_id: str) -> str:
         """`{rupload}/{kind}/{ver}/{id}`: only used when the API did not return the upload URL itself."""
         return f"{self.upload_base}/{kind}/{GRAPH_VERSION}/{object_id}"
 
     def get(self, path: str, *, doing: str, **params: str) -> dict[str, Any]:
-        return self._call("GET", f"{self.api}/{path}", doing=doing, params=params)
+        return self._json("GET", f"{self.api}/{path}", doing=doing, params=params)
 
     def post(self, path: str, *, doing: str, **form: str) -> dict[str, Any]:
         # A form body rather than a query string keeps long captions out of URLs (Graph accepts both).
-        return self._call("POST", f"{self.api}/{path}", doing=doing, data=form)
+        return self._json("POST", f"{self.api}/{path}", doing=doing, data=form)
 
-    def upload(self, url: str, chunk: bytes, *, offset: int, file_size: int, doing: str) -> dict[str, Any]:
-        """POST one byte range to rupload; the body is the file from `offset` on (this chunk of it)."""
-        headers = {"offset": str(offset), "file_size": str(file_size), "Content-Type": "application/octet-stream"}
-        return self._call("POST", url, doing=doing, content=chunk, headers=headers, rupload=True)
+    def upload(self, url: str, chunk: Chunk, data: bytes, *, file_size: int) -> None:
+        """POST one chunk to rupload; the body is the file from `chunk.first` on (this chunk of it)."""
+        headers = {"offset": str(chunk.first), "file_size": str(file_size), "Content-Type": "application/octet-stream"}
+        doing = f"uploading bytes at {chunk.first}"
+        # rupload wants `OAuth <token>`; the Graph API takes the token as a Bearer header, which keeps it
+        # out of URLs (and so out of logs and httpx error messages).
+        answer = self._json("POST", url, doing=doing, content=data, headers=headers, auth="OAuth")
+        if answer.get("success") is False:
+            raise ProviderError(f"{self.where}: rupload refused the bytes at {chunk.first}: {answer}")
 
-    def _call(
-        self,
-        method: str,
-        url: str,
-        *,
-        doing: str,
-        rupload: bool = False,
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        def once() -> dict[str, Any]:
-            # rupload wants `OAuth <token>`; the Graph API takes the token as a Bearer header, which keeps it
-            # out of URLs (and so out of logs and httpx error messages).
-            auth = f"OAuth {self._token}" if rupload else f"Bearer {self._token}"
-            try:
-                response = self._http.request(method, url, headers={**(headers or {}), "Authorization": auth}, **kwargs)
-            except httpx.TimeoutException:
-                raise RetryableError(f"{self.where}: {doing} timed out") from None
-            except httpx.TransportError as exc:
-                raise RetryableError(f"{self.where}: {doing} failed: {type(exc).__name__}") from None
-            if response.is_success:
-                try:
-                    body = response.json()
-                except ValueError:
-                    raise ProviderError(f"{self.where}: the answer to {doing} is not JSON") from None
-                if not isinstance(body, dict):
-                    raise ProviderError(f"{self.where}: the answer to {doing} is not a JSON object")
-                return body
-            raise self._failure(response, doing)
-
-        return with_retries(once, what=f"{self.where}: {doing}", settings=RETRY)
-
-    def _failure(self, response: httpx.Response, doing: str) -> Exception:
+    def failure(self, response: httpx.Response, doing: str) -> Exception:
         error = _graph_error(response)
         code, subcode = error.get("code"), error.get("error_subcode")
-        message = str(error.get("message") or response.text[:300] or response.reason_phrase)
-        detail = redact(f"{message} (code {code}, subcode {subcode}, while {doing})", self._token)
         if code == EXPIRED_TOKEN_CODE:
-            if self._refreshed:
-                return ConfigurationError(
-                    f"{self.where}: the access token is expired or revoked; "
-                    f"run `python -m pipeline_assets auth {self.platform}`"
-                )
-            self._refreshed = True
-            self._token = self._tokens.get(force_refresh=True)
-            return RetryableError(f"{self.where}: token expired; retrying with a refreshed one", retry_after_s=0)
+            return TokenRejected()
+        message = str(error.get("message") or response.text[:300] or response.reason_phrase)
+        detail = f"{message} (code {code}, subcode {subcode})"
         if code in PUBLISH_LIMIT_CODES or subcode in PUBLISH_LIMIT_SUBCODES:
-            return ProviderError(f"{self.where}: daily publishing limit reached: {detail}")
+            return ProviderError(f"{self.where}: daily publishing limit reached: {self.redact(detail)} while {doing}")
         if response.status_code == 429 or code in RATE_LIMIT_CODES:
             return RetryableError(
-                f"{self.where}: rate limited: {detail}", retry_after_s=parse_retry_after(response.headers)
+                f"{self.where}: rate limited: {self.redact(detail)}", retry_after_s=parse_retry_after(response.headers)
             )
-        return http_failure(self.where, response.status_code, detail, response.headers)
+        return self.http_failure(response.status_code, detail, doing, response.headers)
+
+    def _json(self, method: str, url: str, *, doing: str, **kwargs: Any) -> dict[str, Any]:
+        response = self.request(method, url, doing=doing, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            raise ProviderError(f"{self.where}: the answer to {doing} is not JSON") from None
+        if not isinstance(body, dict):
+            raise ProviderError(f"{self.where}: the answer to {doing} is not a JSON object")
+        return body
 
 
-def send_file(
-    graph: GraphClient,
-    url: str,
-    path: Path,
-    *,
-    start: int,
-    size: int,
-    chunk_size: int,
-    on_progress: Callable[[int], None],
-) -> None:
-    """Send `path` from `start` in chunks; `on_progress(offset)` after each acknowledged chunk."""
-    if start:
-        log.info("%s: resuming the upload at byte %d of %d", graph.where, start, size)
-    offset = start
-    with path.open("rb") as handle:
-        while offset < size:
-            handle.seek(offset)
-            chunk = handle.read(max(1, chunk_size))
-            answer = graph.upload(url, chunk, offset=offset, file_size=size, doing=f"uploading bytes at {offset}")
-            if answer.get("success") is False:
-                raise ProviderError(f"{graph.where}: rupload refused the bytes at {offset}: {answer}")
-            offset += len(chunk)
-            on_progress(offset)
+@dataclass(frozen=True)
+class _ReelsEngine(ApiEngine, ABC):
+    """What Instagram and Facebook Reels share: the account, the Graph client, the checkpointed byte upload."""
+
+    _: KW_ONLY
+    account: str  # the Instagram user id or the Facebook Page id
+    account_setting: ClassVar[str]  # the variable that configures `account`, named when it is missing
+
+    def publish(self, request: PostRequest) -> Post:
+        account = require_account(self.account, self.account_setting, request.where)
+        size = validate_media(request)  # both checked before any call
+        with GraphClient(self.settings, request.where) as graph:
+            return self._publish(graph, request, account, size)
+
+    @abstractmethod
+    def _publish(self, graph: GraphClient, request: PostRequest, account: str, size: int) -> Post:
+        """Publish `request` (`size` bytes) on `account`, resuming from the checkpoint."""
+
+    def _upload(self, graph: GraphClient, url: str, request: PostRequest, *, start: int, size: int) -> None:
+        """Send the video from byte `start`; the checkpoint holds the offset after each acknowledged chunk."""
+        if 0 < start < size:
+            log.info("%s: resuming the upload at byte %d of %d", request.where, start, size)
+
+        def send(chunk: Chunk, data: bytes) -> None:
+            graph.upload(url, chunk, data, file_size=size)
+            self.checkpoint.set("uploaded", chunk.last + 1)
+
+        send_chunks(request.video_path, byte_ranges(size, self.settings.chunk_size_bytes, start=start), send)
 
 
-class InstagramEngine:
+class InstagramEngine(_ReelsEngine):
     """Instagram Reels: container → rupload bytes → poll `status_code` → `media_publish`."""
 
     name = "instagram"
+    account_setting = "SHORTS_INSTAGRAM_ACCOUNT_ID"
 
-    def __init__(self, publisher: Publisher, checkpoint: UploadCheckpoint) -> None:
-        self.publisher = publisher
-        self.checkpoint = checkpoint
-
-    def publish(self, request: PostRequest) -> Post:
-        where = f"instagram[{request.partition_key}]"
-        account = require_account(self.publisher, "SHORTS_INSTAGRAM_ACCOUNT_ID", where)
-        size = validate_media(request, where, "instagram")
-        with GraphClient(self.publisher, where) as graph:
-            published = self.checkpoint.get("published")
-            if self.publisher.dry_run:
-                self._check_quota(graph, account)
-                return dry_run_post(request)
-            if not published:
-                self._check_quota(graph, account)
-                container, uri = self._container(graph, account, request)
-                uploaded = int(self.checkpoint.get("uploaded", 0))
-                if uploaded < size:
-                    # The doc does not say how rupload reports the bytes it holds, so resume from the last
-                    # offset it acknowledged; a chunk sent again at that offset simply overwrites.
-                    send_file(
-                        graph,
-                        uri,
-                        request.video_path,
-                        start=uploaded,
-                        size=size,
-                        chunk_size=self.publisher.chunk_size_bytes,
-                        on_progress=lambda offset: self.checkpoint.set("uploaded", offset),
-                    )
-                self._wait_until_finished(graph, container)
-                # Safe to retry: Meta publishes a container at most once.
-                media_id = str(graph.post(f"{account}/media_publish", doing="publishing", creation_id=container)["id"])
-                published = {"id": media_id, "at": _now()}
-                self.checkpoint.set("published", published)
-            permalink = self._permalink(graph, str(published["id"]))
+    def _publish(self, graph: GraphClient, request: PostRequest, account: str, size: int) -> Post:
+        published = self.checkpoint.get("published")
+        if self.settings.dry_run:
+            self._check_quota(graph, account)
+            return dry_run_post(request)
+        if not published:
+            self._check_quota(graph, account)
+            container, uri = self._container(graph, account, request)
+            # The doc does not say how rupload reports the bytes it holds, so resume from the last
+            # offset it acknowledged; a chunk sent again at that offset simply overwrites.
+            self._upload(graph, uri, request, start=int(self.checkpoint.get("uploaded", 0)), size=size)
+            self._wait_until_finished(graph, container)
+            # Safe to retry: Meta publishes a container at most once.
+            media_id = str(graph.post(f"{account}/media_publish", doing="publishing", creation_id=container)["id"])
+            published = {"id": media_id, "at": _now()}
+            self.checkpoint.set("published", published)
+        permalink = self._permalink(graph, str(published["id"]))
         return published_post(request, str(published["id"]), permalink, str(published["at"]))
 
     def _check_quota(self, graph: GraphClient, account: str) -> None:
@@ -244,22 +196,16 @@ class InstagramEngine:
         return container, uri
 
     def _wait_until_finished(self, graph: GraphClient, container: str) -> None:
-        def finished() -> bool:
+        def read() -> bool | Pending:
             answer = graph.get(container, doing="reading the container status", fields="status_code,status")
             code = answer.get("status_code")
             if code in ("ERROR", "EXPIRED"):
                 # Start from a new container next time: this one can never be published.
                 self.checkpoint.clear()
                 raise ProviderError(f"{graph.where}: Instagram reports the container {code}: {answer.get('status')}")
-            return code in ("FINISHED", "PUBLISHED")
+            return True if code in ("FINISHED", "PUBLISHED") else Pending(str(code or ""))
 
-        wait_for(
-            finished,
-            where=graph.where,
-            doing="processing the video",
-            interval_s=self.publisher.poll_interval_s,
-            timeout_s=self.publisher.timeout_s,
-        )
+        graph.poll(read, doing="processing the video")
 
     def _permalink(self, graph: GraphClient, media_id: str) -> str:
         try:
@@ -268,52 +214,35 @@ class InstagramEngine:
             return ""  # the post exists; a missing read permission should not fail the publish
 
 
-class FacebookEngine:
+class FacebookEngine(_ReelsEngine):
     """Facebook Page Reels: `video_reels` start → rupload bytes → finish (PUBLISHED) → poll `status`."""
 
     name = "facebook"
+    account_setting = "SHORTS_FACEBOOK_PAGE_ID"
 
-    def __init__(self, publisher: Publisher, checkpoint: UploadCheckpoint) -> None:
-        self.publisher = publisher
-        self.checkpoint = checkpoint
-
-    def publish(self, request: PostRequest) -> Post:
-        where = f"facebook[{request.partition_key}]"
-        page = require_account(self.publisher, "SHORTS_FACEBOOK_PAGE_ID", where)
-        size = validate_media(request, where, "facebook")
-        with GraphClient(self.publisher, where) as graph:
-            finished = self.checkpoint.get("finished")
-            if self.publisher.dry_run or not finished:
-                graph.get(page, doing="reading the Page", fields="id,name")
-            if self.publisher.dry_run:
-                return dry_run_post(request)
-            if not finished:
-                video_id, upload_url, resumed = self._start(graph, page)
-                start = self._uploaded(graph, video_id) if resumed else 0
-                if start < size:
-                    send_file(
-                        graph,
-                        upload_url,
-                        request.video_path,
-                        start=start,
-                        size=size,
-                        chunk_size=self.publisher.chunk_size_bytes,
-                        on_progress=lambda offset: self.checkpoint.set("uploaded", offset),
-                    )
-                answer = graph.post(
-                    f"{page}/video_reels",
-                    doing="finishing the upload and publishing",
-                    upload_phase="finish",
-                    video_id=video_id,
-                    video_state="PUBLISHED",
-                    description=request.caption.text,
-                )
-                if answer.get("success") is not True:
-                    raise ProviderError(f"{where}: Facebook did not accept the finish call: {answer}")
-                finished = {"id": video_id, "at": _now()}
-                self.checkpoint.set("finished", finished)
-            video_id = str(finished["id"])
-            permalink = self._wait_until_published(graph, video_id)
+    def _publish(self, graph: GraphClient, request: PostRequest, page: str, size: int) -> Post:
+        finished = self.checkpoint.get("finished")
+        if self.settings.dry_run or not finished:
+            graph.get(page, doing="reading the Page", fields="id,name")
+        if self.settings.dry_run:
+            return dry_run_post(request)
+        if not finished:
+            video_id, upload_url, resumed = self._start(graph, page)
+            self._upload(graph, upload_url, request, start=self._uploaded(graph, video_id) if resumed else 0, size=size)
+            answer = graph.post(
+                f"{page}/video_reels",
+                doing="finishing the upload and publishing",
+                upload_phase="finish",
+                video_id=video_id,
+                video_state="PUBLISHED",
+                description=request.caption.text,
+            )
+            if answer.get("success") is not True:
+                raise ProviderError(f"{request.where}: Facebook did not accept the finish call: {answer}")
+            finished = {"id": video_id, "at": _now()}
+            self.checkpoint.set("finished", finished)
+        video_id = str(finished["id"])
+        permalink = self._wait_until_published(graph, video_id)
         return published_post(request, video_id, permalink, str(finished["at"]))
 
     def _start(self, graph: GraphClient, page: str) -> tuple[str, str, bool]:
@@ -337,7 +266,7 @@ class FacebookEngine:
     def _wait_until_published(self, graph: GraphClient, video_id: str) -> str:
         permalink = f"https://www.facebook.com/reel/{video_id}"
 
-        def published() -> bool:
+        def read() -> str | Pending:
             nonlocal permalink
             answer = graph.get(video_id, doing="reading the video status", fields="status,permalink_url")
             status = answer.get("status") or {}
@@ -352,14 +281,9 @@ class FacebookEngine:
                 permalink = urljoin("https://www.facebook.com/", str(answer["permalink_url"]))
             publishing = status.get("publishing_phase") or {}
             if publishing:
-                return bool(publishing.get("status") == "complete")
-            return status.get("video_status") in ("ready", "published")
+                done = publishing.get("status") == "complete"
+            else:
+                done = status.get("video_status") in ("ready", "published")
+            return permalink if done else Pending(str(status.get("video_status") or ""))
 
-        wait_for(
-            published,
-            where=graph.where,
-            doing="processing and publishing the video",
-            interval_s=self.publisher.poll_interval_s,
-            timeout_s=self.publisher.timeout_s,
-        )
-        return permalink
+        return graph.poll(read, doing="processing and publishing the video")

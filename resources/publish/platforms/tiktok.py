@@ -8,35 +8,28 @@ the file is always pushed with FILE_UPLOAD.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import KW_ONLY, asdict, dataclass
+from typing import Any
 
 import httpx
 
-from resources.errors import ConfigurationError, InputRejected, ProviderError, RetryableError
-from resources.http.retry import RetrySettings, http_failure, with_retries
-from resources.http.secrets import redact
+from resources.errors import ConfigurationError, InputRejected, ProviderError
+from resources.http.deadline import Pending
 from resources.media.probe import probe
 from resources.publish.captions import CAPTION_LIMITS
-from resources.publish.platforms.common import json_object, make_post
-from resources.records import Post, PostStatus
-
-if TYPE_CHECKING:
-    from resources.publish.ledger import UploadCheckpoint
-    from resources.publish.publisher import PostRequest, Publisher
+from resources.publish.platforms.client import ApiEngine, Chunk, PlatformClient, TokenRejected, byte_ranges, send_chunks
+from resources.publish.platforms.common import dry_run_post, json_object
+from resources.publish.publisher import PostRequest
+from resources.records import Post
 
 log = logging.getLogger(__name__)
 
 API_BASE = "https://open.tiktokapis.com"
 MIB = 1024 * 1024
-# None = the shared retry defaults; tests shorten the backoff here (the Publisher has no retry setting).
-RETRY: RetrySettings | None = None
 # After PUBLISH_COMPLETE the public post id only appears once moderation ends (usually < 1 min); wait this long
 # for it, then record the publish id instead of holding the run for hours.
 POST_ID_WAIT_S = 60.0
@@ -89,11 +82,13 @@ class ChunkPlan:
     chunk_size: int
     count: int
 
+    def chunks(self) -> list[Chunk]:
+        return byte_ranges(self.video_size, self.chunk_size, count=self.count)
+
     def span(self, index: int) -> tuple[int, int]:
         """(first, last) byte of chunk `index`, inclusive, as Content-Range counts them."""
-        first = index * self.chunk_size
-        last = self.video_size - 1 if index == self.count - 1 else first + self.chunk_size - 1
-        return first, last
+        chunk = self.chunks()[index]
+        return chunk.first, chunk.last
 
 
 def plan_chunks(video_size: int, preferred: int, limits: ChunkLimits | None = None) -> ChunkPlan:
@@ -122,66 +117,97 @@ def privacy_level(privacy: str, options: list[str]) -> str:
     )
 
 
-class _TokenRejected(ConfigurationError):
-    """`access_token_invalid`: refresh once, then give up (not a RetryableError, so with_retries lets it out)."""
-
-
 class _UploadUrlRejected(ProviderError):
     """The upload URL answered 4xx (expired or out of step): the upload starts over with a new init."""
 
 
-class TikTokEngine:
+class TikTokClient(PlatformClient):
+    """TikTok's envelope `{"data", "error": {"code", "message", "log_id"}}`, whose errors may come in a 200."""
+
+    def api(self, path: str, body: dict[str, Any] | None, doing: str) -> dict[str, Any]:
+        """POST JSON to the API; the answer's `data`."""
+        response = self.request(
+            "POST",
+            (self.settings.api_base_url or API_BASE).rstrip("/") + path,
+            doing=doing,
+            content=json.dumps(body).encode() if body is not None else b"",
+            headers={"Content-Type": "application/json; charset=UTF-8"},
+        )
+        data = json_object(response).get("data")
+        return dict(data) if isinstance(data, dict) else {}
+
+    def check(self, response: httpx.Response, doing: str) -> None:
+        error = json_object(response).get("error")
+        if not isinstance(error, dict):
+            error = {}
+        code = str(error.get("code") or "")
+        if response.status_code < 400 and code in ("", "ok"):
+            return
+        if code == "access_token_invalid":
+            raise TokenRejected()
+        detail = f"{code}: {error.get('message', '')} (log_id {error.get('log_id', '-')})" if code else response.text
+        if code in PERMANENT_ERRORS:
+            raise ProviderError(f"{self.where}: {doing}: {PERMANENT_ERRORS[code]} ({self.redact(detail[:300])})")
+        # A refusal inside a 200 is still a refusal; rate_limit_exceeded is retryable whatever the status says.
+        status = 429 if code == "rate_limit_exceeded" else max(response.status_code, 400)
+        raise self.http_failure(status, detail[:300], doing, response.headers)
+
+    def check_upload(self, response: httpx.Response, doing: str) -> None:
+        """The pre-signed upload URL answers without the envelope; its 4xx means the URL is no longer good."""
+        if response.status_code in (200, 201, 206):
+            return
+        error = json_object(response).get("error")
+        message = f"{error.get('code', '')}: {error.get('message', '')}" if isinstance(error, dict) else response.text
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+            raise _UploadUrlRejected(f"{self.where}: the upload URL answered HTTP {response.status_code}: {message}")
+        raise self.http_failure(response.status_code, message[:200], doing, response.headers)
+
+
+@dataclass(frozen=True)
+class TikTokEngine(ApiEngine):
     """Posts a short through TikTok's Content Posting API (FILE_UPLOAD, direct post or inbox draft)."""
 
+    _: KW_ONLY
+    privacy: str
+    mode: str  # "direct" or "inbox" (a draft the creator posts in the app)
+    chunk_limits: ChunkLimits | None = None  # None = CHUNK_LIMITS, TikTok's documented rules
     name = "tiktok"
-
-    def __init__(self, publisher: Publisher, checkpoint: UploadCheckpoint) -> None:
-        self.publisher = publisher
-        self.checkpoint = checkpoint
-        self.base_url = (publisher.api_base_url or API_BASE).rstrip("/")
-        self._tokens = publisher.tokens()
-        self._token = ""
-        self._refreshed = False
-        # One engine serves one publish (the Publisher builds it per call); publish() closes the client.
-        self._client = httpx.Client(timeout=httpx.Timeout(120.0, connect=15.0))
 
     def publish(self, request: PostRequest) -> Post:
         """Upload and post `request`; returns the published Post, or a dry-run Post without uploading."""
-        where = f"tiktok[{request.partition_key}]"
         text = request.caption.text
         if len(text) > CAPTION_LIMITS["tiktok"]:
-            raise InputRejected(f"{where}: the caption has {len(text)} characters; TikTok allows 2200")
-        plan = plan_chunks(request.video_path.stat().st_size, self.publisher.chunk_size_bytes)
-        with self._client:
-            self._token = self._tokens.get()
+            raise InputRejected(f"{request.where}: the caption has {len(text)} characters; TikTok allows 2200")
+        plan = plan_chunks(request.video_path.stat().st_size, self.settings.chunk_size_bytes, self.chunk_limits)
+        with TikTokClient(self.settings, request.where) as client:
             creator: dict[str, Any] = {}
             post_info: dict[str, Any] = {}
-            if self.publisher.mode == "direct":
-                creator = self._api("/v2/post/publish/creator_info/query/", None, "creator info")
-                post_info = self._post_info(request, creator, where)
-            if self.publisher.dry_run:
-                return self._post(request, "dry_run", "dry-run", "")
-            publish_id = self._upload(request, plan, post_info)
-            status, post_id = self._await_outcome(publish_id, where)
+            if self.mode == "direct":
+                creator = client.api("/v2/post/publish/creator_info/query/", None, "creator info")
+                post_info = self._post_info(request, creator)
+            if self.settings.dry_run:
+                return dry_run_post(request)
+            publish_id = self._upload(client, request, plan, post_info)
+            status, post_id = self._await_outcome(client, publish_id)
         username = str(creator.get("creator_username") or "")
         if status == "SEND_TO_USER_INBOX":
-            return self._post(request, "published", publish_id, "")  # a draft: the creator posts it in the app
+            return request.post("published", publish_id)  # a draft: the creator posts it in the app
         url = f"https://www.tiktok.com/@{username}/video/{post_id}" if post_id and username else ""
-        return self._post(request, "published", post_id or publish_id, url)
+        return request.post("published", post_id or publish_id, url)
 
-    def _post_info(self, request: PostRequest, creator: Mapping[str, Any], where: str) -> dict[str, Any]:
+    def _post_info(self, request: PostRequest, creator: Mapping[str, Any]) -> dict[str, Any]:
         """The direct-post `post_info`: caption, a privacy level the creator allows, the AI label."""
         options = [str(option) for option in creator.get("privacy_level_options") or []]
-        level = privacy_level(self.publisher.privacy, options)
-        if level != PRIVACY_LEVELS[self.publisher.privacy][0]:
+        level = privacy_level(self.privacy, options)
+        if level != PRIVACY_LEVELS[self.privacy][0]:
             log.warning(
-                "%s: privacy=%s is not allowed for this creator; posting as %s", where, self.publisher.privacy, level
+                "%s: privacy=%s is not allowed for this creator; posting as %s", request.where, self.privacy, level
             )
         max_s = float(creator.get("max_video_post_duration_sec") or 0)
         duration = self._duration_s(request)
         if max_s and duration is not None and duration > max_s:
             raise InputRejected(
-                f"{where}: the video lasts {duration:.0f} s; this creator may post at most {max_s:.0f} s"
+                f"{request.where}: the video lasts {duration:.0f} s; this creator may post at most {max_s:.0f} s"
             )
         return {
             "title": request.caption.text,
@@ -204,87 +230,84 @@ class TikTokEngine:
         except InputRejected:
             return None
 
-    def _upload(self, request: PostRequest, plan: ChunkPlan, post_info: dict[str, Any]) -> str:
+    def _upload(self, client: TikTokClient, request: PostRequest, plan: ChunkPlan, post_info: dict[str, Any]) -> str:
         """The publish id whose bytes are all in: resumed from the checkpoint when possible, else a new init."""
         checkpoint = self.checkpoint
         publish_id = str(checkpoint.get("publish_id") or "")
         if publish_id and checkpoint.get("uploaded"):
             return publish_id  # already posted (or posting): never init again
-        if publish_id and checkpoint.get("plan") == asdict(plan) and checkpoint.get("mode") == self.publisher.mode:
+        if publish_id and checkpoint.get("plan") == asdict(plan) and checkpoint.get("mode") == self.mode:
             try:
                 self._send_chunks(
-                    request, plan, str(checkpoint.get("upload_url")), int(checkpoint.get("chunks_done", 0))
+                    client, request, plan, str(checkpoint.get("upload_url")), int(checkpoint.get("chunks_done", 0))
                 )
             except _UploadUrlRejected as exc:
-                log.warning(
-                    "tiktok[%s]: the saved upload URL was refused (%s); starting over", request.partition_key, exc
-                )
+                log.warning("%s: the saved upload URL was refused (%s); starting over", request.where, exc)
             else:
                 checkpoint.set("uploaded", True)
                 return publish_id
         checkpoint.clear()
-        publish_id, upload_url = self._init(plan, post_info)
-        checkpoint.set("mode", self.publisher.mode)
+        publish_id, upload_url = self._init(client, plan, post_info)
+        checkpoint.set("mode", self.mode)
         checkpoint.set("plan", asdict(plan))
         checkpoint.set("upload_url", upload_url)
         checkpoint.set("publish_id", publish_id)
-        self._send_chunks(request, plan, upload_url, 0)
+        self._send_chunks(client, request, plan, upload_url, 0)
         checkpoint.set("uploaded", True)
         return publish_id
 
-    def _init(self, plan: ChunkPlan, post_info: dict[str, Any]) -> tuple[str, str]:
+    def _init(self, client: TikTokClient, plan: ChunkPlan, post_info: dict[str, Any]) -> tuple[str, str]:
         source = {
             "source": "FILE_UPLOAD",
             "video_size": plan.video_size,
             "chunk_size": plan.chunk_size,
             "total_chunk_count": plan.count,
         }
-        if self.publisher.mode == "inbox":
-            data = self._api("/v2/post/publish/inbox/video/init/", {"source_info": source}, "inbox init")
+        if self.mode == "inbox":
+            data = client.api("/v2/post/publish/inbox/video/init/", {"source_info": source}, "inbox init")
         else:
-            data = self._api("/v2/post/publish/video/init/", {"post_info": post_info, "source_info": source}, "init")
+            data = client.api("/v2/post/publish/video/init/", {"post_info": post_info, "source_info": source}, "init")
         if not data.get("publish_id") or not data.get("upload_url"):
-            raise ProviderError(f"TikTok init answered without publish_id/upload_url: {sorted(data)}")
+            raise ProviderError(f"{client.where}: TikTok init answered without publish_id/upload_url: {sorted(data)}")
         return str(data["publish_id"]), str(data["upload_url"])
 
-    def _send_chunks(self, request: PostRequest, plan: ChunkPlan, upload_url: str, start: int) -> None:
-        """PUT chunks `start`.. in order; each confirmed chunk is checkpointed before the next is sent."""
-        with request.video_path.open("rb") as video:
-            for index in range(start, plan.count):
-                first, last = plan.span(index)
-                video.seek(first)
-                chunk = video.read(last - first + 1)
-                headers = {"Content-Type": "video/mp4", "Content-Range": f"bytes {first}-{last}/{plan.video_size}"}
-                with_retries(
-                    functools.partial(self._put_chunk, upload_url, chunk, headers),
-                    what=f"TikTok chunk {index + 1}/{plan.count}",
-                    settings=RETRY,
-                )
-                self.checkpoint.set("chunks_done", index + 1)
+    def _send_chunks(
+        self, client: TikTokClient, request: PostRequest, plan: ChunkPlan, upload_url: str, start: int
+    ) -> None:
+        """PUT chunks `start`.. in order (the URL is pre-signed: no token); each is checkpointed once confirmed."""
 
-    def _put_chunk(self, upload_url: str, chunk: bytes, headers: dict[str, str]) -> None:
-        try:
-            response = self._client.put(upload_url, content=chunk, headers=headers)
-        except httpx.TransportError as exc:
-            raise RetryableError(f"TikTok upload: {type(exc).__name__}") from None
-        if response.status_code in (200, 201, 206):
-            return
-        message = _error_detail(response)
-        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-            raise _UploadUrlRejected(f"TikTok upload answered HTTP {response.status_code}: {message}")
-        raise http_failure("TikTok upload", response.status_code, message, response.headers)
+        def put(chunk: Chunk, data: bytes) -> None:
+            client.request(
+                "PUT",
+                upload_url,
+                doing=f"chunk {chunk.index + 1}/{plan.count}",
+                auth=None,
+                content=data,
+                headers={
+                    "Content-Type": "video/mp4",
+                    "Content-Range": f"bytes {chunk.first}-{chunk.last}/{plan.video_size}",
+                },
+                check=client.check_upload,
+            )
+            self.checkpoint.set("chunks_done", chunk.index + 1)
 
-    def _await_outcome(self, publish_id: str, where: str) -> tuple[str, str]:
+        send_chunks(request.video_path, plan.chunks()[start:], put)
+
+    def _await_outcome(self, client: TikTokClient, publish_id: str) -> tuple[str, str]:
         """Poll the status until TikTok posts (status, public post id or "") or fails."""
-        deadline = time.monotonic() + self.publisher.timeout_s
+        clock = self.settings.clock
         complete_since: float | None = None
-        while True:
-            data = self._api("/v2/post/publish/status/fetch/", {"publish_id": publish_id}, "status fetch")
+
+        def read() -> tuple[str, str] | Pending:
+            nonlocal complete_since
+            data = client.api("/v2/post/publish/status/fetch/", {"publish_id": publish_id}, "status fetch")
             status = str(data.get("status", ""))
             if status == "FAILED":
                 self.checkpoint.clear()  # nothing was posted: a re-execution starts a new upload
                 reason = str(data.get("fail_reason") or "unknown")
-                raise ProviderError(f"{where}: TikTok failed the post ({reason}): {FAIL_REASONS.get(reason, reason)}")
+                raise ProviderError(
+                    f"{client.where}: TikTok failed the post ({reason}): {FAIL_REASONS.get(reason, reason)}"
+                )
             if status == "SEND_TO_USER_INBOX":
                 return status, ""
             if status == "PUBLISH_COMPLETE":
@@ -293,65 +316,13 @@ class TikTokEngine:
                 ids = data.get("publicaly_available_post_id") or []  # sic: TikTok's spelling
                 if ids:
                     return status, str(ids[0])
-                complete_since = complete_since or time.monotonic()
-                if time.monotonic() - complete_since >= POST_ID_WAIT_S or time.monotonic() >= deadline:
+                complete_since = clock.now() if complete_since is None else complete_since
+                if clock.now() - complete_since >= POST_ID_WAIT_S:
                     return status, ""
-            elif time.monotonic() >= deadline:
-                raise RetryableError(
-                    f"{where}: still {status or 'processing'} after {self.publisher.timeout_s:.0f} s; "
-                    "re-execute to keep waiting (the upload is not repeated)"
-                )
-            time.sleep(self.publisher.poll_interval_s)
+            return Pending(status or "processing")
 
-    def _api(self, path: str, body: dict[str, Any] | None, what: str) -> dict[str, Any]:
-        """POST JSON to the API with retries; `access_token_invalid` refreshes the token once."""
+        def settle(last: Pending) -> tuple[str, str] | None:
+            # Posted, but the public id is not out yet: record the publish id rather than fail a done post.
+            return (last.status, "") if last.status == "PUBLISH_COMPLETE" else None
 
-        def call() -> dict[str, Any]:
-            return self._call(path, body, what)
-
-        try:
-            return with_retries(call, what=f"TikTok {what}", settings=RETRY)
-        except _TokenRejected:
-            if self._refreshed:
-                raise ConfigurationError(
-                    "tiktok: the access token was refused even after a refresh; "
-                    "run `python -m pipeline_assets auth tiktok`"
-                ) from None
-            self._refreshed = True
-            self._token = self._tokens.get(force_refresh=True)
-            return with_retries(call, what=f"TikTok {what}", settings=RETRY)
-
-    def _call(self, path: str, body: dict[str, Any] | None, what: str) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json; charset=UTF-8"}
-        content = json.dumps(body).encode() if body is not None else b""
-        try:
-            response = self._client.post(self.base_url + path, content=content, headers=headers)
-        except httpx.TransportError as exc:
-            raise RetryableError(f"TikTok {what}: {type(exc).__name__}") from None
-        payload = json_object(response)
-        error = payload.get("error")
-        if not isinstance(error, dict):
-            error = {}
-        code = str(error.get("code") or "")
-        if response.status_code < 400 and code in ("", "ok"):
-            data = payload.get("data")
-            return dict(data) if isinstance(data, dict) else {}
-        if code == "access_token_invalid":
-            raise _TokenRejected("tiktok: access_token_invalid")
-        detail = f"{code}: {error.get('message', '')} (log_id {error.get('log_id', '-')})" if code else response.text
-        detail = redact(detail[:300], self._token)
-        if code in PERMANENT_ERRORS:
-            raise ProviderError(f"tiktok {what}: {PERMANENT_ERRORS[code]} ({detail})")
-        # A refusal inside a 200 is still a refusal; rate_limit_exceeded is retryable whatever the status says.
-        status = 429 if code == "rate_limit_exceeded" else max(response.status_code, 400)
-        raise http_failure(f"TikTok {what}", status, detail, response.headers)
-
-    def _post(self, request: PostRequest, status: PostStatus, remote_id: str, url: str) -> Post:
-        return make_post(request, status, remote_id, url)
-
-
-def _error_detail(response: httpx.Response) -> str:
-    error = json_object(response).get("error")
-    if isinstance(error, dict):
-        return f"{error.get('code', '')}: {error.get('message', '')}"
-    return response.text[:200]
+        return client.poll(read, doing="waiting for TikTok to post", at_deadline=settle)

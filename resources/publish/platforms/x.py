@@ -6,40 +6,30 @@ and the post id the moment `POST /2/tweets` answers, so a re-execution after tha
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-from resources.errors import ConfigurationError, InputRejected, ProviderError, RetryableError
-from resources.http.retry import RetrySettings, http_failure, with_retries
-from resources.http.secrets import redact
+from resources.errors import InputRejected, ProviderError
+from resources.http.deadline import Pending
 from resources.publish.captions import CAPTION_LIMITS
-from resources.publish.platforms.common import json_object, make_post
-from resources.records import Post, PostStatus
-
-if TYPE_CHECKING:
-    from resources.publish.ledger import UploadCheckpoint
-    from resources.publish.publisher import PostRequest, Publisher
+from resources.publish.platforms.client import ApiEngine, Chunk, PlatformClient, TokenRejected, byte_ranges, send_chunks
+from resources.publish.platforms.common import dry_run_post, json_object
+from resources.publish.publisher import PostRequest
+from resources.records import Post
 
 log = logging.getLogger(__name__)
 
 API_BASE = "https://api.x.com"
 MIB = 1024 * 1024
-# None = the shared retry defaults; tests shorten the backoff here (the Publisher has no retry setting).
-RETRY: RetrySettings | None = None
 # APPEND takes at most 5 MB per segment and segment_index 0–999; 4 MiB stays under 5 MB however MB is counted.
 MAX_SEGMENT_BYTES = 4 * MIB
 MAX_SEGMENTS = 1000
 MAX_VIDEO_BYTES = 512 * MIB
-
-
-class _TokenRejected(ConfigurationError):
-    """HTTP 401: refresh once, then give up (not a RetryableError, so with_retries lets it out)."""
 
 
 class _MediaGone(ProviderError):
@@ -65,43 +55,54 @@ def retry_headers(headers: Mapping[str, str], now: float | None = None) -> dict[
     return lowered
 
 
-class XEngine:
+class XClient(PlatformClient):
+    """X API v2: answers inside `data`, problem details on errors, rate limits in `x-rate-limit-reset`."""
+
+    def api(self, method: str, path: str, doing: str, **kwargs: Any) -> dict[str, Any]:
+        """One API call; the answer's `data`."""
+        response = self.request(
+            method, (self.settings.api_base_url or API_BASE).rstrip("/") + path, doing=doing, **kwargs
+        )
+        data = json_object(response).get("data")
+        return dict(data) if isinstance(data, dict) else {}
+
+    def failure(self, response: httpx.Response, doing: str) -> Exception:
+        if response.status_code == 401:
+            return TokenRejected()
+        message = _error_message(json_object(response), response)
+        if response.status_code == 403 and "duplicate" in message.lower():
+            return ProviderError(
+                f"{self.where}: {doing}: X says this text was already posted ({self.redact(message)}); "
+                "check the account before re-posting"
+            )
+        return self.http_failure(response.status_code, message, doing, retry_headers(response.headers))
+
+
+class XEngine(ApiEngine):
     """Posts a short to X: chunked media upload with the user's OAuth 2.0 token, then `POST /2/tweets`."""
 
     name = "x"
 
-    def __init__(self, publisher: Publisher, checkpoint: UploadCheckpoint) -> None:
-        self.publisher = publisher
-        self.checkpoint = checkpoint
-        self.base_url = (publisher.api_base_url or API_BASE).rstrip("/")
-        self._tokens = publisher.tokens()
-        self._token = ""
-        self._refreshed = False
-        # One engine serves one publish (the Publisher builds it per call); publish() closes the client.
-        self._client = httpx.Client(timeout=httpx.Timeout(120.0, connect=15.0))
-
     def publish(self, request: PostRequest) -> Post:
         """Upload the video and post the caption with it; a dry run stops before the first upload call."""
-        where = f"x[{request.partition_key}]"
         text = request.caption.text
         if not text.strip() or len(text) > CAPTION_LIMITS["x"]:
-            raise InputRejected(f"{where}: the post text has {len(text)} characters; X takes 1–280")
+            raise InputRejected(f"{request.where}: the post text has {len(text)} characters; X takes 1–280")
         total = request.video_path.stat().st_size
-        segment = segment_size(total, self.publisher.chunk_size_bytes)
-        with self._client:
-            self._token = self._tokens.get()
-            if self.publisher.dry_run:
-                return self._post(request, "dry_run", "dry-run")
+        segment = segment_size(total, self.settings.chunk_size_bytes)
+        with XClient(self.settings, request.where) as client:
+            if self.settings.dry_run:
+                return dry_run_post(request)
             tweet_id = str(self.checkpoint.get("tweet_id") or "")
             if tweet_id:
-                log.info("%s: X already answered post %s; not posting again", where, tweet_id)
+                log.info("%s: X already answered post %s; not posting again", request.where, tweet_id)
             else:
-                media_id = self._upload(request, total, segment)
-                self._await_processing(media_id, where)
-                tweet_id = self._tweet(text, media_id)
-        return self._post(request, "published", tweet_id)
+                media_id = self._upload(client, request, total, segment)
+                self._await_processing(client, media_id)
+                tweet_id = self._tweet(client, text, media_id)
+        return request.post("published", tweet_id, f"https://x.com/i/web/status/{tweet_id}")
 
-    def _upload(self, request: PostRequest, total: int, segment: int) -> str:
+    def _upload(self, client: XClient, request: PostRequest, total: int, segment: int) -> str:
         """The finalized media id: the saved upload resumed when possible, else a new one."""
         checkpoint = self.checkpoint
         media_id = str(checkpoint.get("media_id") or "")
@@ -110,121 +111,80 @@ class XEngine:
         fresh = checkpoint.get("expires_at", 0) > time.time() + 60
         if media_id and fresh and checkpoint.get("plan") == [total, segment]:
             try:
-                self._append(request, media_id, total, segment, int(checkpoint.get("segments_done", 0)))
-                return self._finalize(media_id)
+                self._append(client, request, media_id, total, segment, int(checkpoint.get("segments_done", 0)))
+                return self._finalize(client, media_id)
             except _MediaGone as exc:
-                log.warning("x[%s]: the saved media id was refused (%s); starting over", request.partition_key, exc)
+                log.warning("%s: the saved media id was refused (%s); starting over", request.where, exc)
         checkpoint.clear()
         body = {"media_type": "video/mp4", "total_bytes": total, "media_category": "amplify_video"}
-        data = self._api("POST", "/2/media/upload/initialize", "media initialize", json=body)
+        data = client.api("POST", "/2/media/upload/initialize", "media initialize", json=body)
         media_id = str(data.get("id") or "")
         if not media_id:
-            raise ProviderError(f"X media initialize answered without an id: {sorted(data)}")
+            raise ProviderError(f"{request.where}: X media initialize answered without an id: {sorted(data)}")
         checkpoint.set("plan", [total, segment])
         checkpoint.set("expires_at", time.time() + float(data.get("expires_after_secs") or 86400))
         checkpoint.set("media_id", media_id)
-        self._append(request, media_id, total, segment, 0)
-        return self._finalize(media_id)
+        self._append(client, request, media_id, total, segment, 0)
+        return self._finalize(client, media_id)
 
-    def _append(self, request: PostRequest, media_id: str, total: int, segment: int, start: int) -> None:
+    def _append(
+        self, client: XClient, request: PostRequest, media_id: str, total: int, segment: int, start: int
+    ) -> None:
         """APPEND segments `start`.. in order; each confirmed segment is checkpointed before the next."""
-        count = math.ceil(total / segment)
-        with request.video_path.open("rb") as video:
-            for index in range(start, count):
-                video.seek(index * segment)
-                chunk = video.read(segment)
-                try:
-                    self._api(
-                        "POST",
-                        f"/2/media/upload/{media_id}/append",
-                        f"media append {index + 1}/{count}",
-                        data={"segment_index": str(index)},
-                        files={"media": ("segment", chunk, "application/octet-stream")},
-                    )
-                except ProviderError as exc:
-                    raise _MediaGone(str(exc)) from None
-                self.checkpoint.set("segments_done", index + 1)
+        segments = byte_ranges(total, segment)
 
-    def _finalize(self, media_id: str) -> str:
+        def append(chunk: Chunk, data: bytes) -> None:
+            try:
+                client.api(
+                    "POST",
+                    f"/2/media/upload/{media_id}/append",
+                    f"media append {chunk.index + 1}/{len(segments)}",
+                    data={"segment_index": str(chunk.index)},
+                    files={"media": ("segment", data, "application/octet-stream")},
+                )
+            except ProviderError as exc:
+                raise _MediaGone(str(exc)) from None
+            self.checkpoint.set("segments_done", chunk.index + 1)
+
+        send_chunks(request.video_path, segments[start:], append)
+
+    def _finalize(self, client: XClient, media_id: str) -> str:
         try:
-            data = self._api("POST", f"/2/media/upload/{media_id}/finalize", "media finalize")
+            data = client.api("POST", f"/2/media/upload/{media_id}/finalize", "media finalize")
         except ProviderError as exc:
             raise _MediaGone(str(exc)) from None  # X will not finalize this media: a resume starts over
         self.checkpoint.set("finalized", True)
         self.checkpoint.set("processing", data.get("processing_info") is not None)
         return media_id
 
-    def _await_processing(self, media_id: str, where: str) -> None:
+    def _await_processing(self, client: XClient, media_id: str) -> None:
         """Poll STATUS as X asks (check_after_secs, capped by poll_interval_s) until the video is ready."""
         if self.checkpoint.get("processing") is False:
             return  # FINALIZE gave no processing_info: the media is ready
-        deadline = time.monotonic() + self.publisher.timeout_s
-        while True:
-            data = self._api(
-                "GET", "/2/media/upload", "media status", params={"command": "STATUS", "media_id": media_id}
-            )
-            info = data.get("processing_info") or {}
+
+        def read() -> bool | Pending:
+            params = {"command": "STATUS", "media_id": media_id}
+            info = client.api("GET", "/2/media/upload", "media status", params=params).get("processing_info") or {}
             state = str(info.get("state", "succeeded"))
             if state == "succeeded":
                 self.checkpoint.set("processing", False)
-                return
+                return True
             if state == "failed":
                 self.checkpoint.clear()  # X will not take this media: a re-execution uploads again
                 message = (info.get("error") or {}).get("message", "no reason given")
-                raise ProviderError(f"{where}: X could not process the video: {message}")
-            if time.monotonic() >= deadline:
-                raise RetryableError(
-                    f"{where}: X still processing after {self.publisher.timeout_s:.0f} s; "
-                    "re-execute to keep waiting (the upload is not repeated)"
-                )
-            wait = float(info.get("check_after_secs") or self.publisher.poll_interval_s)
-            time.sleep(min(wait, self.publisher.poll_interval_s))
+                raise ProviderError(f"{client.where}: X could not process the video: {message}")
+            return Pending(state, wait_s=float(info.get("check_after_secs") or 0) or None)
 
-    def _tweet(self, text: str, media_id: str) -> str:
+        client.poll(read, doing="processing the video")
+
+    def _tweet(self, client: XClient, text: str, media_id: str) -> str:
         body = {"text": text, "media": {"media_ids": [media_id]}}
-        data = self._api("POST", "/2/tweets", "post", json=body)
+        data = client.api("POST", "/2/tweets", "post", json=body)
         tweet_id = str(data.get("id") or "")
         if not tweet_id:
-            raise ProviderError(f"X answered the post without an id: {sorted(data)}")
+            raise ProviderError(f"{client.where}: X answered the post without an id: {sorted(data)}")
         self.checkpoint.set("tweet_id", tweet_id)
         return tweet_id
-
-    def _api(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
-        """One API call with retries; a 401 refreshes the token once."""
-        call = functools.partial(self._call, method, path, what, **kwargs)
-        try:
-            return with_retries(call, what=f"X {what}", settings=RETRY)
-        except _TokenRejected:
-            if self._refreshed:
-                raise ConfigurationError(
-                    "x: the access token was refused even after a refresh; run `python -m pipeline_assets auth x`"
-                ) from None
-            self._refreshed = True
-            self._token = self._tokens.get(force_refresh=True)
-            return with_retries(call, what=f"X {what}", settings=RETRY)
-
-    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self._token}"}
-        try:
-            response = self._client.request(method, self.base_url + path, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
-            raise RetryableError(f"X {what}: {type(exc).__name__}") from None
-        payload = json_object(response)
-        if response.status_code < 400:
-            data = payload.get("data")
-            return dict(data) if isinstance(data, dict) else {}
-        if response.status_code == 401:
-            raise _TokenRejected("x: 401 Unauthorized")
-        message = redact(_error_message(payload, response), self._token)
-        if response.status_code == 403 and "duplicate" in message.lower():
-            raise ProviderError(
-                f"X {what}: X says this text was already posted ({message}); check the account before re-posting"
-            )
-        raise http_failure(f"X {what}", response.status_code, message, retry_headers(response.headers))
-
-    def _post(self, request: PostRequest, status: PostStatus, remote_id: str) -> Post:
-        url = f"https://x.com/i/web/status/{remote_id}" if status == "published" else ""
-        return make_post(request, status, remote_id, url)
 
 
 def _error_message(payload: Mapping[str, Any], response: httpx.Response) -> str:

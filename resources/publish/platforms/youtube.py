@@ -3,8 +3,9 @@
 An upload survives a failed attempt: the session URI, the file's fingerprint and the progress are saved in the
 ledger's checkpoint as soon as they exist, so the next attempt (a new process) asks the session how far it got
 and continues it instead of creating a second video. The video id is saved the moment YouTube returns it.
-The SDK's own retries are off; every call goes through `with_retries`, except the daily upload quota, which
-fails at once because it only resets at midnight Pacific time.
+The SDK's own retries are off: every call goes through the shared `PlatformClient.call` (retries from the
+Publisher's settings, one token refresh), except the daily upload quota, which fails at once because it only
+resets at midnight Pacific time.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import dagster as dg
 import google_auth_httplib2
@@ -28,11 +29,12 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaFileUpload
 
 from resources.errors import ConfigurationError, InputRejected, ProviderError, RetryableError
-from resources.http.retry import RetrySettings, http_failure, with_retries
-from resources.http.secrets import redact
-from resources.publish.ledger import UploadCheckpoint
-from resources.publish.publisher import PostRequest, Publisher
-from resources.records import Post, PostStatus
+from resources.http.deadline import Pending
+from resources.http.retry import http_failure
+from resources.publish.platforms.client import ApiEngine, PlatformClient, TokenRejected
+from resources.publish.platforms.common import dry_run_post
+from resources.publish.publisher import PostRequest
+from resources.records import Post
 
 T = TypeVar("T")
 
@@ -44,6 +46,7 @@ TITLE_LIMIT = 100
 DESCRIPTION_LIMIT = 5000
 TAGS_LIMIT = 500  # characters over all tags
 HTTP_TIMEOUT_S = 120.0
+RETRY_ATTEMPTS = 5  # the default attempts per call here: one more than elsewhere, for a long chunked upload
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded", "uploadLimitExceeded"})
 # Per-user rate limits are short-lived (the SDK itself retries them); the daily caps above are not.
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
@@ -64,10 +67,6 @@ class _ChunkedFile(MediaFileUpload):  # type: ignore[misc]
 
 class _SessionExpired(Exception):
     """The resumable session URI answered 404/410: it expired, so the upload must start over."""
-
-
-class _Unauthorized(Exception):
-    """HTTP 401. Not a RetryableError: with_retries passes it up to the one forced token refresh."""
 
 
 def upload_fingerprint(path: Path) -> str:
@@ -99,9 +98,9 @@ def is_upload_quota(status: int, reasons: list[str], message: str) -> bool:
     return status == 429 and "rateLimitExceeded" in reasons and "per day" in message.lower()
 
 
-def video_body(request: PostRequest, publisher: Publisher) -> dict[str, Any]:
+def video_body(request: PostRequest, *, privacy: str, publish_at: str, made_for_kids: bool) -> dict[str, Any]:
     """The `video` resource sent on insert; raises when YouTube would refuse it."""
-    where = f"youtube_post[{request.partition_key}]"
+    where = request.where
     title, description = request.caption.title.strip(), request.caption.text
     tags = [tag.strip().lstrip("#") for tag in request.caption.hashtags if tag.strip().lstrip("#")]
     if not title:
@@ -114,17 +113,17 @@ def video_body(request: PostRequest, publisher: Publisher) -> dict[str, Any]:
     if sum(len(tag) for tag in tags) > TAGS_LIMIT:
         raise InputRejected(f"{where}: the tags add up to more than {TAGS_LIMIT} characters; use fewer hashtags")
     status: dict[str, Any] = {
-        "privacyStatus": publisher.privacy,
-        "selfDeclaredMadeForKids": request.made_for_kids or publisher.made_for_kids,
+        "privacyStatus": privacy,
+        "selfDeclaredMadeForKids": request.made_for_kids or made_for_kids,
         "containsSyntheticMedia": request.contains_synthetic_media,
     }
-    if publisher.publish_at:
-        if publisher.privacy != "private":
+    if publish_at:
+        if privacy != "private":
             raise ConfigurationError(
                 f"{where}: publish_at needs privacy=private (YouTube makes a private video public at that time); "
                 "set privacy: private or clear publish_at"
             )
-        status["publishAt"] = _rfc3339(publisher.publish_at, where)
+        status["publishAt"] = _rfc3339(publish_at, where)
     return {
         "snippet": {
             "title": title,
@@ -146,74 +145,127 @@ def _rfc3339(value: str, where: str) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-class YouTubeEngine:
+class YouTubeClient(PlatformClient):
+    """The SDK's `youtube.v3` service on AccessTokens' token; a 401 comes back to `call` (google-auth never
+    refreshes by itself), and the SDK's answers become pipeline errors here."""
+
+    credentials: Credentials
+    service: Any
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        self.credentials = Credentials(token=self.token)
+        self.service = self._service()
+        return self
+
+    def refresh_token(self) -> None:
+        super().refresh_token()
+        self.credentials.token = self.token
+
+    def transport(self, call: Callable[[], T]) -> T:
+        """`call`, with connection failures turned into RetryableError (`call` names the step)."""
+        try:
+            return call()
+        except TRANSPORT_ERRORS as exc:
+            raise RetryableError(f"connection to YouTube failed: {type(exc).__name__}") from None
+
+    def answer_error(self, status: int, content: bytes | str | None, headers: Any) -> Exception:
+        """The pipeline error for a YouTube error answer (the token is never quoted).
+
+        Permanent errors name the step; retryable ones do not, as with_retries adds it when it gives up.
+        """
+        reasons, message = error_details(content)
+        message = self.redact(message)
+        if status == 401:
+            return TokenRejected()
+        if is_upload_quota(status, reasons, message):
+            return ProviderError(
+                f"{self.where}: YouTube upload quota exhausted ({', '.join(reasons)}: {message}): it resets at "
+                "midnight Pacific time; re-execute youtube_post then"
+            )
+        if status == 403 and RATE_REASONS.intersection(reasons):
+            return RetryableError(f"YouTube answered HTTP 403 ({', '.join(reasons)}): {message}")
+        detail = f"{message} ({', '.join(reasons)})" if reasons else message
+        failure = http_failure("YouTube", status, detail, {str(k): str(v) for k, v in dict(headers).items()})
+        return failure if isinstance(failure, RetryableError) else ProviderError(f"{self.where}: {failure}")
+
+    def _service(self) -> Any:
+        """A youtube.v3 client from the bundled discovery document, pointed at `api_base_url` when set."""
+        document = json.loads(DISCOVERY_DOC.read_text(encoding="utf-8"))
+        if self.settings.api_base_url:
+            # `client_options.api_endpoint` would keep uploads on https; the document's root moves both.
+            document["rootUrl"] = self.settings.api_base_url.rstrip("/") + "/"
+            document["servicePath"] = ""
+            document.pop("mtlsRootUrl", None)
+        # A 401 comes back to us (refresh_status_codes=()): refreshing is AccessTokens' job, not google-auth's.
+        transport = httplib2.Http(timeout=HTTP_TIMEOUT_S)
+        # 308 means "resume incomplete" here, not a redirect (the SDK does the same for the Http it builds).
+        transport.redirect_codes = transport.redirect_codes - {308}
+        authorized = google_auth_httplib2.AuthorizedHttp(self.credentials, http=transport, refresh_status_codes=())
+        return build_from_document(document, http=authorized)
+
+
+@dataclass(frozen=True)
+class YouTubeEngine(ApiEngine):
     """Uploads one short with `videos.insert`, resuming an interrupted session from the checkpoint."""
 
+    _: KW_ONLY
+    privacy: str
+    publish_at: str = ""  # RFC 3339; YouTube makes the private video public then
+    made_for_kids: bool = False
     name = "youtube"
-    retry = RetrySettings(attempts=5)
-
-    def __init__(
-        self, publisher: Publisher, checkpoint: UploadCheckpoint, *, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
-        self.publisher = publisher
-        self.checkpoint = checkpoint
-        self.sleep = sleep
-        self.tokens = publisher.tokens()
-        self._credentials: Credentials | None = None
-        self._refreshed = False
 
     # -- the flow ---------------------------------------------------------------------------------------------
 
     def publish(self, request: PostRequest) -> Post:
         """Upload (or resume) and wait for processing; in dry-run, stop before the first byte is sent."""
-        where = f"youtube_post[{request.partition_key}]"
-        body = video_body(request, self.publisher)
-        size = self._check_file(request.video_path, where)
-        service = self._service()
-        insert = self._insert(service, request, body)  # built in dry-run too: it validates the parameters
-        if self.publisher.dry_run:
-            return self._post(request, "dry-run", status="dry_run")
-        video_id = str(self.checkpoint.get("remote_id") or "")
-        if video_id:
-            dg.get_dagster_logger().info(f"{where}: video {video_id} was already uploaded; checking its status")
-        else:
-            video_id = self._upload(service, insert, request, body, size, where)
-        self._wait_until_processed(service, video_id, where)
-        return self._post(request, video_id, status="published")
+        body = video_body(request, privacy=self.privacy, publish_at=self.publish_at, made_for_kids=self.made_for_kids)
+        size = self._check_file(request.video_path, request.where)
+        with YouTubeClient(self.settings, request.where) as client:
+            insert = self._insert(client, request, body)  # built in dry-run too: it validates the parameters
+            if self.settings.dry_run:
+                return dry_run_post(request)
+            video_id = str(self.checkpoint.get("remote_id") or "")
+            if video_id:
+                dg.get_dagster_logger().info(
+                    f"{client.where}: video {video_id} was already uploaded; checking its status"
+                )
+            else:
+                video_id = self._upload(client, insert, request, body, size)
+            self._wait_until_processed(client, video_id)
+        return request.post("published", video_id, f"https://youtube.com/shorts/{video_id}")
 
-    def _upload(
-        self, service: Any, insert: Any, request: PostRequest, body: dict[str, Any], size: int, where: str
-    ) -> str:
+    def _upload(self, client: YouTubeClient, insert: Any, request: PostRequest, body: dict[str, Any], size: int) -> str:
         fingerprint = upload_fingerprint(request.video_path)
         for _ in range(2):  # the second pass only after the saved session expired
             try:
-                video = self._resume(insert, size, fingerprint, where) or self._send(insert, fingerprint, where)
+                video = self._resume(client, insert, size, fingerprint) or self._send(client, insert, fingerprint)
             except _SessionExpired:
-                dg.get_dagster_logger().warning(f"{where}: the upload session expired; starting a new one")
+                dg.get_dagster_logger().warning(f"{client.where}: the upload session expired; starting a new one")
                 self.checkpoint.clear()
-                insert = self._insert(service, request, body)
+                insert = self._insert(client, request, body)
                 continue
             video_id = str(video.get("id") or "")
             if not video_id:
-                raise ProviderError(f"{where}: YouTube finished the upload without a video id")
+                raise ProviderError(f"{client.where}: YouTube finished the upload without a video id")
             self.checkpoint.set("remote_id", video_id)
             return video_id
-        raise ProviderError(f"{where}: YouTube expired two upload sessions in a row; re-execute youtube_post")
+        raise ProviderError(f"{client.where}: YouTube expired two upload sessions in a row; re-execute youtube_post")
 
-    def _resume(self, insert: Any, size: int, fingerprint: str, where: str) -> dict[str, Any] | None:
+    def _resume(self, client: YouTubeClient, insert: Any, size: int, fingerprint: str) -> dict[str, Any] | None:
         """Point `insert` at the saved session, at the offset the server reports; the video if already done."""
         session = str(self.checkpoint.get("session_uri") or "")
         if not session:
             return None
         if self.checkpoint.get("fingerprint") != fingerprint or self.checkpoint.get("size") != size:
             # Another file now: never append its bytes to the old session (which then simply expires unused).
-            dg.get_dagster_logger().warning(f"{where}: the video changed since the upload began; starting over")
+            dg.get_dagster_logger().warning(f"{client.where}: the video changed since the upload began; starting over")
             self.checkpoint.clear()
             return None
 
         def query() -> tuple[int, dict[str, Any] | None]:
             headers = {"Content-Range": f"bytes */{size}", "Content-Length": "0"}
-            resp, content = self._transport(lambda: insert.http.request(session, "PUT", headers=headers))
+            resp, content = client.transport(lambda: insert.http.request(session, "PUT", headers=headers))
             if resp.status in SESSION_GONE:
                 raise _SessionExpired()
             if resp.status in (200, 201):
@@ -222,35 +274,35 @@ class YouTubeEngine:
                 # No Range header means the server holds no bytes yet.
                 held = resp.get("range", "")
                 return (int(held.split("-")[1]) + 1 if held else 0), None
-            raise self._failure(resp.status, content, resp, where)
+            raise client.answer_error(resp.status, content, resp)
 
-        offset, video = self._retried(query, f"{where}: asking the upload session for its offset")
+        offset, video = client.call(query, doing="asking the upload session for its offset")
         if video is not None:
             return video
         insert.resumable_uri = session
         insert.resumable_progress = offset
         self.checkpoint.set("progress", offset)
-        dg.get_dagster_logger().info(f"{where}: resuming the upload at byte {offset} of {size}")
+        dg.get_dagster_logger().info(f"{client.where}: resuming the upload at byte {offset} of {size}")
         return None
 
-    def _send(self, insert: Any, fingerprint: str, where: str) -> dict[str, Any]:
+    def _send(self, client: YouTubeClient, insert: Any, fingerprint: str) -> dict[str, Any]:
         """Drive `next_chunk` to the end; each chunk is retried (the SDK re-syncs from the server's Range)."""
         size = insert.resumable.size()
 
         def chunk() -> dict[str, Any] | None:
             had_session = insert.resumable_uri is not None
             try:
-                _, video = self._transport(lambda: insert.next_chunk(num_retries=0))
+                _, video = client.transport(lambda: insert.next_chunk(num_retries=0))
             except HttpError as exc:
                 if had_session and exc.resp.status in SESSION_GONE:
                     raise _SessionExpired() from None
-                raise self._failure(exc.resp.status, exc.content, exc.resp, where) from None
+                raise client.answer_error(exc.resp.status, exc.content, exc.resp) from None
             finally:
                 self._remember(insert, size, fingerprint)
             return dict(video) if video is not None else None
 
         while True:
-            video = self._retried(chunk, f"{where}: uploading")
+            video = client.call(chunk, doing="uploading")
             if video is not None:
                 return video
 
@@ -263,75 +315,61 @@ class YouTubeEngine:
         if insert.resumable_uri and self.checkpoint.get("progress") != insert.resumable_progress:
             self.checkpoint.set("progress", insert.resumable_progress)
 
-    def _wait_until_processed(self, service: Any, video_id: str, where: str) -> None:
+    def _wait_until_processed(self, client: YouTubeClient, video_id: str) -> None:
         """Poll `videos.list` until processed; failed/rejected is permanent; still processing at the deadline is
         fine (the video exists and YouTube finishes it on its own)."""
-        deadline = time.monotonic() + self.publisher.timeout_s
 
-        def read() -> dict[str, Any]:
-            call = service.videos().list(part="status,processingDetails", id=video_id)
+        def fetch() -> dict[str, Any]:
+            call = client.service.videos().list(part="status,processingDetails", id=video_id)
             try:
-                return dict(self._transport(lambda: call.execute(num_retries=0)))
+                return dict(client.transport(lambda: call.execute(num_retries=0)))
             except HttpError as exc:
-                raise self._failure(exc.resp.status, exc.content, exc.resp, where) from None
+                raise client.answer_error(exc.resp.status, exc.content, exc.resp) from None
 
-        while True:
-            answer = self._retried(read, f"{where}: reading the video status")
-            items = answer.get("items") or []
+        def read() -> str | Pending:
+            items = client.call(fetch, doing="reading the video status").get("items") or []
             status = dict(items[0].get("status", {})) if items else {}
             upload_status = str(status.get("uploadStatus", ""))
             if upload_status == "processed":
-                return
+                return upload_status
             if upload_status in ("failed", "rejected", "deleted"):
                 reason = status.get("failureReason") or status.get("rejectionReason") or "no reason given"
                 self.checkpoint.clear()  # a re-execution must upload again, not poll a dead video
                 raise ProviderError(
-                    f"{where}: YouTube {upload_status} video {video_id} ({reason}); fix the video or its metadata, "
-                    "then re-execute youtube_post"
+                    f"{client.where}: YouTube {upload_status} video {video_id} ({reason}); fix the video or its "
+                    "metadata, then re-execute youtube_post"
                 )
-            if time.monotonic() + self.publisher.poll_interval_s > deadline:
-                dg.get_dagster_logger().warning(
-                    f"{where}: video {video_id} is still {upload_status or 'not listed'} after "
-                    f"{self.publisher.timeout_s:.0f} s; YouTube will finish processing it"
-                )
-                return
-            self.sleep(self.publisher.poll_interval_s)
+            return Pending(upload_status or "not listed")
 
-    # -- client, auth and errors -----------------------------------------------------------------------------
+        def settle(last: Pending) -> str:
+            dg.get_dagster_logger().warning(
+                f"{client.where}: video {video_id} is still {last.status} after {self.settings.timeout_s:.0f} s; "
+                "YouTube will finish processing it"
+            )
+            return last.status
 
-    def _service(self) -> Any:
-        """A youtube.v3 client from the bundled discovery document, pointed at `api_base_url` when set."""
-        document = json.loads(DISCOVERY_DOC.read_text(encoding="utf-8"))
-        if self.publisher.api_base_url:
-            # `client_options.api_endpoint` would keep uploads on https; the document's root moves both.
-            document["rootUrl"] = self.publisher.api_base_url.rstrip("/") + "/"
-            document["servicePath"] = ""
-            document.pop("mtlsRootUrl", None)
-        self._credentials = Credentials(token=self.tokens.get())
-        # A 401 comes back to us (refresh_status_codes=()): refreshing is AccessTokens' job, not google-auth's.
-        transport = httplib2.Http(timeout=HTTP_TIMEOUT_S)
-        # 308 means "resume incomplete" here, not a redirect (the SDK does the same for the Http it builds).
-        transport.redirect_codes = transport.redirect_codes - {308}
-        authorized = google_auth_httplib2.AuthorizedHttp(self._credentials, http=transport, refresh_status_codes=())
-        return build_from_document(document, http=authorized)
+        client.poll(read, doing=f"processing video {video_id}", at_deadline=settle)
 
-    def _insert(self, service: Any, request: PostRequest, body: dict[str, Any]) -> Any:
+    # -- requests -----------------------------------------------------------------------------------------------
+
+    def _insert(self, client: YouTubeClient, request: PostRequest, body: dict[str, Any]) -> Any:
         media = _ChunkedFile(
-            str(request.video_path), mimetype="video/mp4", chunksize=self.publisher.chunk_size_bytes, resumable=True
+            str(request.video_path), mimetype="video/mp4", chunksize=self.settings.chunk_size_bytes, resumable=True
         )
-        insert = service.videos().insert(
+        insert = client.service.videos().insert(
             part="snippet,status",
             body=body,
             media_body=media,
-            notifySubscribers=self.publisher.privacy == "public" and not self.publisher.publish_at,
+            notifySubscribers=self.privacy == "public" and not self.publish_at,
         )
-        if self.publisher.upload_base_url:
-            root = (self.publisher.api_base_url.rstrip("/") + "/") if self.publisher.api_base_url else REAL_ROOT_URL
-            insert.uri = self.publisher.upload_base_url.rstrip("/") + "/" + insert.uri.removeprefix(root)
+        if self.settings.upload_base_url:
+            api = self.settings.api_base_url
+            root = (api.rstrip("/") + "/") if api else REAL_ROOT_URL
+            insert.uri = self.settings.upload_base_url.rstrip("/") + "/" + insert.uri.removeprefix(root)
         return insert
 
     def _check_file(self, path: Path, where: str) -> int:
-        chunk = self.publisher.chunk_size_bytes
+        chunk = self.settings.chunk_size_bytes
         if chunk <= 0 or chunk % CHUNK_QUANTUM:
             raise ConfigurationError(
                 f"{where}: chunk_size_bytes={chunk} is not a multiple of 256 KiB ({CHUNK_QUANTUM}); "
@@ -343,62 +381,3 @@ class YouTubeEngine:
         if size == 0:
             raise InputRejected(f"{where}: the video {path} is empty; re-materialize short_video")
         return size
-
-    def _authorized(self, call: Callable[[], T]) -> T:
-        """Run `call`; on a 401, fetch a fresh token once and run it again."""
-        try:
-            return call()
-        except _Unauthorized:
-            if self._refreshed or self._credentials is None:
-                raise ConfigurationError(
-                    "youtube: YouTube rejected the access token (HTTP 401) even after a refresh; "
-                    "run `python -m pipeline_assets auth youtube`"
-                ) from None
-            self._refreshed = True
-            self._credentials.token = self.tokens.get(force_refresh=True)
-            return self._authorized(call)
-
-    def _transport(self, call: Callable[[], T]) -> T:
-        """`call`, with connection failures turned into RetryableError (with_retries names the step)."""
-        try:
-            return call()
-        except TRANSPORT_ERRORS as exc:
-            raise RetryableError(f"connection to YouTube failed: {type(exc).__name__}") from None
-
-    def _failure(self, status: int, content: bytes | str | None, headers: Any, where: str) -> Exception:
-        """The pipeline error for a YouTube error answer (the token is never quoted).
-
-        Permanent errors name the step; retryable ones do not, as with_retries adds it when it gives up.
-        """
-        reasons, message = error_details(content)
-        message = redact(message, str(self._credentials.token or "") if self._credentials else "")
-        if status == 401:
-            return _Unauthorized()
-        if is_upload_quota(status, reasons, message):
-            return ProviderError(
-                f"{where}: YouTube upload quota exhausted ({', '.join(reasons)}: {message}): it resets at midnight "
-                "Pacific time; re-execute youtube_post then"
-            )
-        if status == 403 and RATE_REASONS.intersection(reasons):
-            return RetryableError(f"YouTube answered HTTP 403 ({', '.join(reasons)}): {message}")
-        detail = f"{message} ({', '.join(reasons)})" if reasons else message
-        failure = http_failure("YouTube", status, detail, {str(k): str(v) for k, v in dict(headers).items()})
-        return failure if isinstance(failure, RetryableError) else ProviderError(f"{where}: {failure}")
-
-    def _retried(self, call: Callable[[], T], what: str) -> T:
-        """`call` under with_retries, with one token refresh on a 401."""
-        return self._authorized(lambda: with_retries(call, what=what, settings=self.retry, sleep=self.sleep))
-
-    def _post(self, request: PostRequest, video_id: str, *, status: PostStatus) -> Post:
-        return Post(
-            platform="youtube",
-            partition_key=request.partition_key,
-            status=status,
-            remote_id=video_id,
-            url=f"https://youtube.com/shorts/{video_id}" if status == "published" else "",
-            provider="youtube",
-            title=request.caption.title,
-            caption=request.caption.text,
-            posted_at=datetime.now(UTC),
-            media_uri=request.media_uri,
-        )
