@@ -2,63 +2,52 @@
 
 from __future__ import annotations
 
-import http.server
-import json
 import stat
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from resources.errors import ConfigurationError
 from resources.publish.oauth import AccessTokens, TokenStore, authorization_url, authorize
+from tests.providers.fakes.base import FakeServer, Headers, Recorded, Reply
 
 
-class FakeTokenEndpoint:
+class FakeTokenEndpoint(FakeServer[Recorded]):
     """A token endpoint on 127.0.0.1 that issues rotating refresh tokens, like TikTok's."""
 
+    record_type = Recorded
+
     def __init__(self) -> None:
-        self.forms: list[dict[str, str]] = []
-        self.headers: list[dict[str, str]] = []
+        super().__init__()
         self.revoked = False
         self.issued = 0
-        owner = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                form = dict(urllib.parse.parse_qsl(body))
-                owner.forms.append(form)
-                owner.headers.append(dict(self.headers))
-                if owner.revoked:
-                    self._send(400, {"error": "invalid_grant", "error_description": "Token has been revoked."})
-                    return
-                owner.issued += 1
-                self._send(200, {"access_token": f"access-{owner.issued}", "refresh_token": f"refresh-{owner.issued}",
-                                 "expires_in": 7200, "token_type": "Bearer"})  # fmt: skip
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/v2/oauth/token/"
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    @property
+    def forms(self) -> list[dict[str, str]]:
+        return [request.urlencoded for request in self.requests]
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
+    @property
+    def headers(self) -> list[Headers]:
+        return [request.headers for request in self.requests]
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v2/oauth/token/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
+    def answer(self, request: Recorded) -> Reply:
+        """Refuse the grant once revoked, else issue the next pair of tokens."""
+        if self.revoked:
+            return Reply(400, {"error": "invalid_grant", "error_description": "Token has been revoked."})
+        with self.lock:
+            self.issued += 1
+            issued = self.issued
+        tokens = {"access_token": f"access-{issued}", "refresh_token": f"refresh-{issued}", "expires_in": 7200}
+        return Reply(200, {**tokens, "token_type": "Bearer"})
 
 
 @pytest.fixture
@@ -68,9 +57,8 @@ def endpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeTo
     monkeypatch.setenv("TIKTOK_CLIENT_SECRET", "client-secret-xyz")
     for name in ["TIKTOK_ACCESS_TOKEN", "TIKTOK_REFRESH_TOKEN"]:
         monkeypatch.delenv(name, raising=False)
-    fake = FakeTokenEndpoint()
-    yield fake
-    fake.close()
+    with FakeTokenEndpoint() as fake:
+        yield fake
 
 
 def test_refresh_stores_the_rotated_refresh_token_in_a_private_file(
@@ -126,11 +114,8 @@ def test_x_token_call_uses_http_basic_client_authentication(tmp_path: Path, monk
     monkeypatch.setenv("X_CLIENT_SECRET", "xsecret")
     monkeypatch.setenv("X_REFRESH_TOKEN", "r0")
     monkeypatch.delenv("X_ACCESS_TOKEN", raising=False)
-    fake = FakeTokenEndpoint()
-    try:
+    with FakeTokenEndpoint() as fake:
         AccessTokens("x", token_url=fake.url).get()
-    finally:
-        fake.close()
     assert fake.headers[0]["Authorization"].startswith("Basic ")
     assert "client_secret" not in fake.forms[0]
 
