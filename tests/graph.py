@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, SourceAsset, materialize
 
 from definitions import build_assets
+from pipeline_assets.partitions import source_videos
 from resources.catalog import PARTITIONS_NAME
 from resources.ingest import Downloader
 from resources.io_manager import JsonRecordIOManager
 from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
-from resources.records import SourceRequest
+from resources.records import Script, SourceRequest
 from resources.settings import PipelineSettings
 from resources.transcribe import Transcriber
 
@@ -64,3 +65,17 @@ def materialize_partition(
         run_config=dict(run_config) if run_config is not None else None,
         raise_on_error=raise_on_error,
     )
+
+
+# A post's upstream stages as already-materialized sources: their records are loaded from the store by the IO manager.
+POST_UPSTREAM = [SourceAsset(name, partitions_def=source_videos) for name in ["short_video", "script", "source_video"]]
+# A finished script, as the rewrite stage would store it, for tests that publish.
+SAMPLE_SCRIPT = Script(
+    title="One habit that fixes your mornings",
+    hook="Stop scrolling.",
+    body=["Put the phone in another room.", "Drink water first."],
+    call_to_action="Follow for more.",
+    description="A tiny habit with a big effect.",
+    hashtags=["habits", "shorts"],
+    provider="local",
+)

@@ -1,5 +1,5 @@
-"""Publish: one Publisher per platform, idempotent through the publish ledger."""
+"""Publish: one Publisher per platform (resources.catalog.PLATFORMS), idempotent through the publish ledger."""
 
-from resources.publish.publisher import PLATFORMS, Publisher
+from resources.publish.publisher import Publisher
 
-__all__ = ["PLATFORMS", "Publisher"]
+__all__ = ["Publisher"]

@@ -90,7 +90,7 @@ OAUTH: dict[str, OAuthSpec] = {
 
 def auth_command(platform: str) -> str:
     """The operator's command that authorizes `platform` once (what every refused-token error tells)."""
-    return f"`python -m pipeline_assets auth {platform}`"
+    return f"`shorts auth {platform}`"
 
 
 def env_name(platform: str, suffix: str) -> str:

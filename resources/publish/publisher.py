@@ -21,8 +21,6 @@ from resources.publish.captions import Caption
 from resources.publish.ledger import PublishLedger, UploadCheckpoint
 from resources.records import Post, PostStatus
 
-PLATFORMS: tuple[str, ...] = ("youtube", "tiktok", "instagram", "facebook", "x", "linkedin")
-
 
 class PostRequest(BaseModel):
     """Everything a platform needs to publish one short."""

@@ -14,10 +14,10 @@ from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 from definitions import build_definitions, build_resources
 from pipeline_assets.jobs import short_pipeline_job
 from pipeline_assets.partitions import source_videos
+from resources.catalog import PLATFORMS
 from resources.media.probe import probe
 from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
-from resources.publish import PLATFORMS
 from resources.records import Post, ShortVideo, SourceRequest, Voiceover
 from resources.settings import PipelineSettings
 

@@ -132,7 +132,7 @@ def test_a_lost_answer_to_the_post_call_is_not_retried(tmp_path: Path, fake: Fak
 
 def test_rejected_token_says_to_authorize(tmp_path: Path, fake: FakeLinkedIn, video: Path) -> None:
     fake.token = "another-token"
-    with pytest.raises(ConfigurationError, match="python -m pipeline_assets auth linkedin") as raised:
+    with pytest.raises(ConfigurationError, match="shorts auth linkedin") as raised:
         _publisher(tmp_path, fake).publish(_request(video))
     assert TOKEN not in str(raised.value)
 

@@ -131,7 +131,7 @@ def test_instagram_token_still_expired_after_refresh_says_to_authorize(
     tmp_path: Path, fake: FakeMeta, video: Path
 ) -> None:
     fake.fail("limit", status=400, body=graph_error("Session has expired", 190, 463), times=2)
-    with pytest.raises(ConfigurationError, match="python -m pipeline_assets auth instagram") as raised:
+    with pytest.raises(ConfigurationError, match="shorts auth instagram") as raised:
         _publisher(tmp_path, fake, "instagram").publish(_request(video, "instagram"))
     assert TOKEN not in str(raised.value)
 

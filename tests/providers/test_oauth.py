@@ -92,7 +92,7 @@ def test_revoked_grant_says_which_command_to_run(endpoint: FakeTokenEndpoint, mo
     monkeypatch.setenv("TIKTOK_REFRESH_TOKEN", "refresh-0")
     endpoint.revoked = True
     with pytest.raises(
-        ConfigurationError, match=r"expired or revoked; run `python -m pipeline_assets auth tiktok`"
+        ConfigurationError, match=r"expired or revoked; run `shorts auth tiktok`"
     ) as err:
         AccessTokens("tiktok", token_url=endpoint.url).get()
     assert "client-secret-xyz" not in str(err.value) and "refresh-0" not in str(err.value)

@@ -18,16 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance, ExecuteInProcessResult, RetryPolicy, SourceAsset, materialize
+from dagster import DagsterInstance, ExecuteInProcessResult, RetryPolicy, materialize
 
-from pipeline_assets.partitions import source_videos
 from pipeline_assets.publish import post_assets
+from resources.catalog import PLATFORMS
 from resources.io_manager import JsonRecordIOManager
 from resources.media.store import MediaStore
-from resources.publish import PLATFORMS, Publisher
+from resources.publish import Publisher
 from resources.publish.platforms import linkedin, tiktok
 from resources.publish.platforms.tiktok import ChunkLimits
-from resources.records import MediaFacts, Script, ShortVideo, SourceVideo
+from resources.records import MediaFacts, ShortVideo, SourceVideo
+from tests.graph import POST_UPSTREAM, SAMPLE_SCRIPT
 from tests.providers.fakes.linkedin_server import FakeLinkedIn
 from tests.providers.fakes.meta_server import FakeMeta
 from tests.providers.fakes.tiktok_server import FakeTikTok
@@ -49,16 +50,7 @@ TOKENS = {
 }
 LINKEDIN_AUTHOR = "urn:li:person:allplatforms"
 STEP_ATTEMPTS = 4  # STAGE_RETRY_POLICY: the first try and 3 retries
-UPSTREAM = [SourceAsset(name, partitions_def=source_videos) for name in ["short_video", "script", "source_video"]]
-SCRIPT = Script(
-    title="One habit that fixes your mornings",
-    hook="Stop scrolling.",
-    body=["Put the phone in another room.", "Drink water first."],
-    call_to_action="Follow for more.",
-    description="A tiny habit with a big effect.",
-    hashtags=["habits", "shorts"],
-    provider="local",
-)
+UPSTREAM, SCRIPT = POST_UPSTREAM, SAMPLE_SCRIPT
 
 
 @dataclass

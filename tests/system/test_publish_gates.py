@@ -10,31 +10,21 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import DagsterInstance, SourceAsset, materialize
+from dagster import DagsterInstance, materialize
 
 from pipeline_assets.approval import short_approval
-from pipeline_assets.partitions import source_videos
 from pipeline_assets.publish import post_assets
 from resources.io_manager import JsonRecordIOManager
 from resources.media.store import MediaStore
 from resources.publish import Publisher
 from resources.publish.captions import compose_caption
 from resources.publish.ledger import PublishLedger
-from resources.records import MediaFacts, Post, Script, ShortVideo, SourceVideo
+from resources.records import MediaFacts, Post, ShortVideo, SourceVideo
+from tests.graph import POST_UPSTREAM, SAMPLE_SCRIPT
 
 KEY = "file-gates"
 youtube_post = next(a for a in post_assets if a.key.to_user_string() == "youtube_post")
-# Upstream stages as already-materialized sources: their records are loaded from the store by the IO manager.
-UPSTREAM = [SourceAsset(name, partitions_def=source_videos) for name in ["short_video", "script", "source_video"]]
-SCRIPT = Script(
-    title="One habit that fixes your mornings",
-    hook="Stop scrolling.",
-    body=["Put the phone in another room.", "Drink water first."],
-    call_to_action="Follow for more.",
-    description="A tiny habit with a big effect.",
-    hashtags=["habits", "shorts"],
-    provider="local",
-)
+UPSTREAM, SCRIPT = POST_UPSTREAM, SAMPLE_SCRIPT
 
 
 def seed(store: MediaStore, tmp_path: Path, problems: list[str], content: bytes = b"\x00" * 2048) -> None:

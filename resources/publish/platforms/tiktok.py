@@ -45,7 +45,7 @@ PERMANENT_ERRORS: dict[str, str] = {
     "spam_risk_too_many_posts": "TikTok's daily post cap for this account is reached; publish this partition tomorrow",
     "spam_risk_too_many_pending_share": "too many drafts wait in the creator's TikTok inbox; post or delete them",
     "privacy_level_option_mismatch": "the privacy level is not one this creator allows; change `privacy`",
-    "scope_not_authorized": "the token lacks video.publish/video.upload; run `python -m pipeline_assets auth tiktok`",
+    "scope_not_authorized": "the token lacks video.publish/video.upload; run `shorts auth tiktok`",
     "reached_active_user_cap": "the app's daily quota of active publishing users is reached; try tomorrow",
     "spam_risk_user_banned_from_posting": "TikTok has banned this account from posting",
     "spam_risk_text": "TikTok flagged the caption as spam; edit the caption",
@@ -55,7 +55,7 @@ FAIL_REASONS: dict[str, str] = {
     "duration_check_failed": "the video is longer than this creator may post",
     "frame_rate_check_failed": "the frame rate is outside TikTok's limits",
     "picture_size_check_failed": "the resolution is outside TikTok's limits",
-    "auth_removed": "the creator removed the app's access; run `python -m pipeline_assets auth tiktok`",
+    "auth_removed": "the creator removed the app's access; run `shorts auth tiktok`",
     "privacy_level_not_authorized": "this privacy level is not allowed for the app (unaudited apps: SELF_ONLY)",
     "publish_cancelled": "the publish was cancelled",
 }
