@@ -2,23 +2,34 @@
 
 Field names vary between tools, so each candidate field accepts the usual spellings (`views`, `view_count`,
 `playCount`, ...). Items without a URL are skipped; a feed that is HTML or garbage is a SourceError.
+
+A feed is someone else's server, so it is read defensively: XML through defusedxml with DTDs refused (no entity
+bombs, no external entities), at most `max_bytes`, and within `timeout_s` for the whole fetch, every redirect hop,
+connect, headers and body together, so one slow or trickling feed costs its own source this tick, not the tick.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import email.utils
 import io
 import json
 import logging
 import re
+import socket
+import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urljoin, urlparse
 
+import defusedxml
+import defusedxml.ElementTree as SafeET
 import httpx
 
 from resources.discovery.candidates import Candidate, SourceError
@@ -81,6 +92,8 @@ class FeedReader:
     def _read_file(self) -> tuple[bytes, str | None]:
         path = Path(self.config.location.removeprefix("file://")).expanduser()
         try:
+            if path.exists() and not path.is_file():  # a FIFO or a device would block or never end
+                raise SourceError(f"feed {path} is not a regular file; point `location` at a file")
             size = path.stat().st_size
             if size > self.config.max_bytes:
                 raise SourceError(f"feed {path} is {size} bytes, over max_bytes={self.config.max_bytes}")
@@ -93,18 +106,28 @@ class FeedReader:
     def _read_remote(self) -> tuple[bytes, str | None]:
         url = self.config.location
         # Redirects are followed by hand so every hop passes the SSRF guard, not just the first.
-        with httpx.Client(timeout=self.config.timeout_s, follow_redirects=False) as client:
+        with (
+            FetchDeadline(self.config.timeout_s) as deadline,
+            httpx.Client(follow_redirects=False) as client,
+        ):
             for _ in range(MAX_REDIRECTS + 1):
                 self._check(url)
                 try:
-                    with client.stream("GET", url, headers={"Accept": _ACCEPT}) as response:
+                    with client.stream(
+                        "GET",
+                        url,
+                        headers={"Accept": _ACCEPT},
+                        timeout=deadline.timeout(url),
+                        extensions={"trace": deadline.trace},
+                    ) as response:
                         if response.is_redirect and "location" in response.headers:
                             url = urljoin(url, response.headers["location"])
                             continue
                         if response.status_code >= 400:
                             raise SourceError(f"feed {url} answered HTTP {response.status_code}")
-                        return self._read_capped(response, url), response.headers.get("content-type")
+                        return self._read_capped(response, url, deadline), response.headers.get("content-type")
                 except httpx.HTTPError as exc:
+                    deadline.check(url)  # a read the deadline cut short says so, not "RemoteProtocolError"
                     raise SourceError(f"could not read feed {url}: {type(exc).__name__}: {exc}") from None
         raise SourceError(f"feed {self.config.location} redirected more than {MAX_REDIRECTS} times")
 
@@ -117,14 +140,17 @@ class FeedReader:
             )
             raise SourceError(f"feed {url} refused: {exc}{hint}") from exc
 
-    def _read_capped(self, response: httpx.Response, url: str) -> bytes:
+    def _read_capped(self, response: httpx.Response, url: str, deadline: FetchDeadline) -> bytes:
         chunks: list[bytes] = []
         total = 0
         for chunk in response.iter_bytes():
+            deadline.check(url)
             total += len(chunk)
             if total > self.config.max_bytes:
                 raise SourceError(f"feed {url} is larger than max_bytes={self.config.max_bytes}; raise it if expected")
             chunks.append(chunk)
+        # A body that ends with the connection ends "cleanly" when the deadline's shutdown closes it: still cut.
+        deadline.check(url)
         return b"".join(chunks)
 
     def _candidate(self, item: dict[str, Any]) -> Candidate | None:
@@ -137,6 +163,75 @@ class FeedReader:
         except ValueError as exc:  # pydantic: one odd item must not cost the whole feed
             logger.info("feed %s: skipped item %s: %s", self.config.location, url, exc)
             return None
+
+
+class FetchDeadline:
+    """One wall-clock deadline over a whole feed fetch: every hop's connect, headers and body together.
+
+    httpx's timeouts bound each connect and each read, not their sum: a server that sends a byte just before
+    every read timeout holds the fetch (and the sensor tick) for as long as it likes. So each request's timeouts
+    are what is left of the deadline, and when it passes a timer shuts the open socket down, which wakes a read
+    blocked on a silent or trickling server at once. The socket comes from httpx's `trace` extension.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends_at = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> FetchDeadline:
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._timer.cancel()
+
+    @property
+    def expired(self) -> bool:
+        return self._expired or time.monotonic() >= self._ends_at
+
+    def check(self, url: str) -> None:
+        """SourceError once the deadline has passed."""
+        if self.expired:
+            raise SourceError(
+                f"feed {url}: no complete answer within timeout_s={self.seconds:g} s (the server is slow, silent "
+                "or trickling); skipped this tick, raise `timeout_s` if the feed is just large"
+            )
+
+    def timeout(self, url: str) -> httpx.Timeout:
+        """The time left, as the next request's connect/read/write/pool timeout."""
+        self.check(url)
+        return httpx.Timeout(max(0.001, self._ends_at - time.monotonic()))
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpx trace hook: remember the socket of each new connection (TLS wraps it in a new one)."""
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._socket = sock
+                if self._expired:
+                    self._shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self._expired = True
+            if self._socket is not None:
+                self._shutdown(self._socket)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        # The plain socket's shutdown, also for an SSLSocket: its own would unwrap TLS under a running read.
+        with contextlib.suppress(OSError):  # already closed
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 _ACCEPT = "application/json, text/csv, application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.1"
@@ -174,9 +269,31 @@ def parse_feed(body: bytes, feed_format: FeedFormat, location: str) -> list[dict
             return _json_items(json.loads(text), location)
         if feed_format == "csv":
             return [dict(row) for row in csv.DictReader(io.StringIO(text), dialect=_csv_dialect(text))]
-        return list(_rss_items(ET.fromstring(body)))
+        return list(_rss_items(parse_xml(body, location)))
     except (json.JSONDecodeError, ET.ParseError, csv.Error) as exc:
         raise SourceError(f"feed {location} is not valid {feed_format.upper()}: {exc}") from None
+
+
+def parse_xml(body: bytes, location: str) -> ET.Element:
+    """The feed's XML root; a SourceError for any DTD, entity declaration or external reference.
+
+    RSS and Atom need none of them, and they are how XML attacks work: nested entities that expand a few KB into
+    gigabytes ("billion laughs"), external entities that read local files or URLs.
+    """
+    try:
+        root: ET.Element = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DTDForbidden:
+        what = "declares a DTD (<!DOCTYPE ...>)"
+    except defusedxml.EntitiesForbidden:
+        what = "declares entities"
+    except defusedxml.ExternalReferenceForbidden:
+        what = "references an external entity"
+    else:
+        return root
+    raise SourceError(
+        f"feed {location} refused: its XML {what}, which RSS/Atom never need and XML bombs and file-reading "
+        "attacks do; ask its publisher for a plain feed"
+    )
 
 
 def _csv_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:

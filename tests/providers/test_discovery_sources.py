@@ -350,10 +350,18 @@ def test_feed_fields_are_read_under_their_usual_names(tmp_path: Path) -> None:
 
 @dataclass
 class FeedServer:
-    """A local HTTP server answering GET from `routes` (path -> answer); `redirects` maps path -> Location."""
+    """A local HTTP server answering GET from `routes` (path -> answer); `redirects` maps path -> Location.
+
+    `stalls` maps a path to a way of never finishing: "silent" (no answer at all), "headers" (the status line,
+    then a header byte every 20 ms) or "body" (headers, then a body byte every 20 ms), until the test ends.
+    Every requested path is in `requests`.
+    """
 
     routes: dict[str, Answer] = field(default_factory=dict)
     redirects: dict[str, str] = field(default_factory=dict)
+    stalls: dict[str, str] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
     port: int = 0
 
     def url(self, path: str) -> str:
@@ -366,6 +374,10 @@ def feed_server() -> Iterator[FeedServer]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            state.requests.append(self.path)
+            if self.path in state.stalls:
+                self._stall(state.stalls[self.path])
+                return
             if self.path in state.redirects:
                 self.send_response(302)
                 self.send_header("Location", state.redirects[self.path])
@@ -378,6 +390,21 @@ def feed_server() -> Iterator[FeedServer]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _stall(self, how: str) -> None:
+            if how == "silent":
+                state.stop.wait()
+                return
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            self.wfile.write(head if how == "body" else head[:17])
+            self.wfile.write(b"\r\n" if how == "body" else b"")
+            trickle = b" " if how == "body" else b"X"
+            try:
+                while not state.stop.wait(0.02):
+                    self.wfile.write(trickle)
+                    self.wfile.flush()
+            except OSError:  # the reader gave up and hung up: what the test wants
+                pass
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
@@ -385,6 +412,7 @@ def feed_server() -> Iterator[FeedServer]:
     state.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield state
+    state.stop.set()
     server.shutdown()
     server.server_close()
 
@@ -439,6 +467,93 @@ def test_http_feed_redirects_are_followed_and_each_hop_checked(feed_server: Feed
     feed_server.redirects["/trending.json"] = "/v2/trending.json"
 
     _assert_pasta(_http_feed(feed_server.url("/trending.json")).fetch())
+
+
+# A feed that never finishes gets this long; short, because the tests wait for it, and never part of an assertion.
+DEADLINE_S = 0.3
+
+
+@pytest.mark.timeout(60)  # generous bound on the test itself: without a deadline the fetch would never return
+@pytest.mark.parametrize("how", ["silent", "headers", "body"])
+def test_a_feed_that_never_finishes_is_skipped_at_its_deadline_and_the_others_still_run(
+    how: str, feed_server: FeedServer
+) -> None:
+    feed_server.stalls["/slow.json"] = how
+    feed_server.routes["/trending.json"] = (200, "application/json", TREND_JSON)
+    slow = _http_feed(feed_server.url("/slow.json"), name="slow", timeout_s=DEADLINE_S)
+    good = _http_feed(feed_server.url("/trending.json"), name="good", timeout_s=DEADLINE_S)
+
+    candidates, errors = read_all([slow, good])
+
+    _assert_pasta(candidates)
+    assert list(errors) == ["slow"]
+    assert f"no complete answer within timeout_s={DEADLINE_S:g} s" in errors["slow"]
+    assert "raise `timeout_s`" in errors["slow"]
+
+
+@pytest.mark.timeout(60)
+def test_the_deadline_spans_every_redirect_hop(feed_server: FeedServer) -> None:
+    feed_server.stalls["/v2/slow.json"] = "body"
+    feed_server.redirects["/slow.json"] = "/v2/slow.json"
+
+    with pytest.raises(SourceError, match=r"feed http://127\.0\.0\.1:\d+/v2/slow\.json: no complete answer within"):
+        _http_feed(feed_server.url("/slow.json"), timeout_s=DEADLINE_S).fetch()
+
+
+# Each is refused before anything in it is expanded or fetched.
+HOSTILE_XML = {
+    "billion laughs": b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+  <!ENTITY lol "lol">
+  <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+  <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+  <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss><channel><item><title>&lol9;</title><link>https://www.tiktok.com/@a/video/1</link></item></channel></rss>
+""",
+    "external entity": b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<rss><channel><item><title>&secret;</title><link>https://www.tiktok.com/@a/video/1</link></item></channel></rss>
+""",
+    "external DTD": b"""<?xml version="1.0"?>
+<!DOCTYPE rss SYSTEM "{base}/evil.dtd">
+<rss><channel><item><title>&fromdtd;</title><link>https://www.tiktok.com/@a/video/1</link></item></channel></rss>
+""",
+    "parameter entity": b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY % remote SYSTEM "{base}/evil.dtd"> %remote;]>
+<rss><channel><item><link>https://www.tiktok.com/@a/video/1</link></item></channel></rss>
+""",
+}
+
+
+@pytest.mark.parametrize("attack", list(HOSTILE_XML))
+def test_hostile_xml_feeds_are_refused_and_the_others_still_run(attack: str, feed_server: FeedServer) -> None:
+    base = feed_server.url("").encode()
+    feed_server.routes["/evil.xml"] = (200, "application/rss+xml", HOSTILE_XML[attack].replace(b"{base}", base))
+    feed_server.routes["/evil.dtd"] = (200, "application/xml-dtd", b'<!ENTITY fromdtd "pwned">')
+    feed_server.routes["/trending.xml"] = (200, "application/rss+xml", TREND_RSS)
+    hostile = _http_feed(feed_server.url("/evil.xml"), name="hostile")
+    good = _http_feed(feed_server.url("/trending.xml"), name="good")
+
+    candidates, errors = read_all([hostile, good])
+
+    _assert_pasta(candidates)
+    assert list(errors) == ["hostile"]
+    assert "refused: its XML declares a DTD (<!DOCTYPE ...>)" in errors["hostile"]
+    assert "/evil.dtd" not in feed_server.requests  # nothing external was fetched
+
+
+def test_a_feed_location_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "feed.json"
+    os.mkfifo(fifo)  # reading it would block the tick until someone writes
+
+    with pytest.raises(SourceError, match=r"is not a regular file"):
+        FeedReader(FeedSource(location=str(fifo))).fetch()
 
 
 # --- the watched folder --------------------------------------------------------------------------------------------

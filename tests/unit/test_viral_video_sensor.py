@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -436,6 +437,32 @@ def test_a_real_discovery_file_with_a_url_list_runs_its_urls(
     assert added(result) == ["tiktok-6718335390845095173"]
     registered = lookup_source(store, "tiktok-6718335390845095173")
     assert registered and registered.reason == "listed explicitly in picks"
+
+
+@pytest.mark.timeout(60)  # generous bound on the test itself; the feed's own deadline is what ends the fetch
+def test_a_feed_that_never_answers_is_skipped_at_its_deadline_with_a_warning_and_the_tick_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance, store: MediaStore
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connections queue up, nobody ever answers
+        config = tmp_path / "discovery.yaml"
+        config.write_text(
+            "allow_private_networks: true\nsources:\n"
+            f"  - kind: feed\n    name: slow\n    timeout_s: 0.3\n"
+            f"    location: http://127.0.0.1:{silent.getsockname()[1]}/trending.json\n"
+            "  - kind: url_list\n    name: picks\n    urls:\n"
+            "      - https://www.tiktok.com/@scout2015/video/6718335390845095173\n"
+        )
+        monkeypatch.setattr(sys.modules[__name__], "DISCOVERY", DiscoverySources(config_path=str(config)))
+        spy = SpyLog()
+        monkeypatch.setattr(SensorEvaluationContext, "log", property(lambda _: spy))
+
+        result = tick(instance, store, None)
+
+    assert added(result) == ["tiktok-6718335390845095173"]
+    [warning] = [line for line in spy.lines if line.startswith("WARNING")]
+    assert warning.startswith("WARNING source slow skipped: feed http://127.0.0.1:")
+    assert "no complete answer within timeout_s=0.3 s" in warning
+    assert json.loads(result.cursor or "")["errors_by_source"] == {"slow": 1}
 
 
 def test_explicit_picks_go_before_viral_videos_when_capped() -> None:
