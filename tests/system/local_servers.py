@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -52,3 +56,34 @@ def serving_folder(root: Path, handler: type[SimpleHTTPRequestHandler] = QuietFo
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# Runs stay queued (no daemon): a test sees what a launch would do, and nothing executes.
+QUEUED_ONLY_INSTANCE = (
+    "telemetry:\n  enabled: false\nrun_coordinator:\n"
+    "  module: dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n"
+)
+
+
+@contextlib.contextmanager
+def queued_webserver(home: Path, env: dict[str, str]) -> Iterator[str]:
+    """A real dagster-webserver on the project's workspace, with runs only queued; gives its URL.
+
+    `env` is the whole environment of the server (the code location reads its SHORTS_* settings from it).
+    """
+    (home / "dagster.yaml").write_text(QUEUED_ONLY_INSTANCE)
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env={**env, "DAGSTER_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for_webserver(url), "dagster-webserver did not start"
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import httpx
 import pytest
 
 from resources.catalog import LOCATION_NAME, PARTITIONS_NAME, PIPELINE_JOB, REPOSITORY_NAME
-from tests.system.local_servers import free_port, wait_for_webserver
+from tests.system.local_servers import queued_webserver
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "file-hostile-launch-0123456789"
@@ -98,34 +95,16 @@ def launch(url: str, run_config: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("dagster_home")
-    # Runs stay queued (no daemon): a launch that got through would show as a run, and nothing would execute.
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nrun_coordinator:\n"
-        "  module: dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n"
-    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTS_")}
     env.update(
-        DAGSTER_HOME=str(home),
         SHORTS_DATA_DIR=str(tmp_path_factory.mktemp("data")),
         SHORTS_LEDGER_URL=f"postgresql+psycopg2://shorts:{LEDGER_PASSWORD}@127.0.0.1:5432/ledger",
         OPENAI_API_KEY=API_KEY,
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_for_webserver(url), "dagster-webserver did not start"
+    with queued_webserver(tmp_path_factory.mktemp("dagster_home"), env) as url:
         added = graphql(url, ADD_PARTITION, {"selector": SELECTOR, "name": PARTITIONS_NAME, "key": KEY})
         assert added["addDynamicPartition"]["__typename"] == "AddDynamicPartitionSuccess"
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import pytest
 from cli.submit import submit_source
 from resources.errors import PipelineError
 from resources.partition_keys import key_for_file
-from tests.system.local_servers import free_port, wait_for_webserver
+from tests.system.local_servers import free_port, queued_webserver
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -23,30 +20,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("dagster_home")
-    # Runs stay queued (no daemon): the test is about intake, not execution.
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nrun_coordinator:\n"
-        "  module: dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n"
-    )
     data = tmp_path_factory.mktemp("data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTS_")}
-    env.update(DAGSTER_HOME=str(home), SHORTS_DATA_DIR=str(data))
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_for_webserver(url), "dagster-webserver did not start"
+    with queued_webserver(tmp_path_factory.mktemp("dagster_home"), {**env, "SHORTS_DATA_DIR": str(data)}) as url:
         os.environ["SHORTS_DATA_DIR"] = str(data)  # the CLI registers the source where the server reads it
-        yield url
-    finally:
-        os.environ.pop("SHORTS_DATA_DIR", None)
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+        try:
+            yield url
+        finally:
+            os.environ.pop("SHORTS_DATA_DIR", None)
 
 
 def test_submit_adds_the_partition_and_launches_one_run_then_reports_it(webserver: str, sample_video: Path) -> None:
