@@ -3,10 +3,14 @@
 POSTs Slack-compatible JSON (`text` + `blocks`; Mattermost, Discord's `/slack` endpoint and most n8n/Zapier
 hooks accept it too) to $SHORTS_FAILURE_WEBHOOK_URL. Unset: nothing is sent. RUNNING by default because it is
 a no-op until the URL is set, and an alert someone must remember to switch on is no alert.
+
+Error text comes from whatever failed, so it is first stripped of every known secret (`FailureAlerts.redact`),
+then escaped (`mrkdwn`): it shows as written and cannot add links, mentions or formatting of its own.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +25,10 @@ from resources.catalog import PARTITION_TAG
 MAX_ERROR_LINES = 6
 MAX_ERROR_CHARS = 1200
 MAX_STEPS_SHOWN = 5
+# Broadcast words that notify a whole channel when they appear as plain text (Mattermost, Discord; Slack
+# with `link_names`); Slack's own `<!channel>` form is taken care of by escaping `<`.
+_BROADCAST = re.compile(r"@(channel|here|everyone|all|group)\b", re.IGNORECASE)
+WORD_JOINER = "\u2060"  # invisible, and breaks `@here` or a ``` fence without changing what a reader sees
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,19 @@ def first_lines(text: str, *, max_lines: int = MAX_ERROR_LINES, max_chars: int =
     return short if len(short) <= max_chars else short[: max_chars - 1] + "…"
 
 
+def mrkdwn(text: str) -> str:
+    """`text` for a Slack mrkdwn field, shown as written: no links, mentions, or code fences of its own."""
+    # Slack reads &, < and > as control characters (links `<url|label>`, mentions `<!channel>`, `<@U123>`) and
+    # asks for exactly these three to be sent as HTML entities, nothing else:
+    # https://api.slack.com/reference/surfaces/formatting#escaping
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # No two backticks side by side, none at either end: the text can neither close the ``` block (or the
+    # `code` span) it is shown in, nor open one.
+    text = re.sub(r"`(?=`)", f"`{WORD_JOINER}", text)
+    text = (WORD_JOINER if text.startswith("`") else "") + text + (WORD_JOINER if text.endswith("`") else "")
+    return _BROADCAST.sub(lambda match: f"@{WORD_JOINER}{match.group(1)}", text)
+
+
 def build_failure_message(
     *,
     job_name: str,
@@ -48,15 +69,21 @@ def build_failure_message(
     run_error: str,
     run_url: str,
 ) -> dict[str, Any]:
-    """The Slack-compatible payload for one failed run (pure: no I/O, no environment)."""
-    video = partition or "(no partition)"
+    """The Slack-compatible payload for one failed run (pure: no I/O, no environment).
+
+    Every text that does not come from this module is escaped with `mrkdwn`; secrets must be gone already.
+    """
+    video = mrkdwn(partition or "(no partition)")
     # A run can fail before any step does (e.g. the code location failed to load): then the run's error is all.
     steps = list(failed_steps) or [
         FailedStep(step_key="(run)", asset="(none: the run failed before any step)", error=run_error)
     ]
     first = steps[0]
-    headline = first_lines(first.error, max_lines=1, max_chars=300)
-    text = f"Run failed: {job_name}, video {video}, asset {first.asset}: {headline} <{run_url}|Open the run>"
+    headline = mrkdwn(first_lines(first.error, max_lines=1, max_chars=300))
+    text = (
+        f"Run failed: {mrkdwn(job_name)}, video {video}, asset {mrkdwn(first.asset)}: {headline} "
+        f"<{run_url}|Open the run>"
+    )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Run failed: {job_name}"[:150]}},
         {
@@ -71,7 +98,10 @@ def build_failure_message(
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*Asset* `{step.asset}`\n```{first_lines(step.error)}```"},
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"*Asset* `{mrkdwn(step.asset)}`\n```{mrkdwn(first_lines(step.error))}```",
+                },
             }
         )
     if len(steps) > MAX_STEPS_SHOWN:
