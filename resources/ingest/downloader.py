@@ -9,13 +9,25 @@ from dagster import ConfigurableResource
 from pydantic import BaseModel, Field
 
 from resources.errors import InputRejected, RetryableError
-from resources.ingest.url_safety import check_remote_url
+from resources.ingest.egress_guard import EgressGuard
+from resources.ingest.url_safety import AddressPolicy, AddressRefused, check_url_form
 from resources.media.ffmpeg import ffmpeg_exe
 
 _URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 # `javascript:...`, `data:...`: a scheme without `//`. Two letters at least, so `C:\\clip.mp4` stays a path.
 _SCHEME_ONLY_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+):")
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".flv", ".ts", ".mpg", ".mpeg"})
+
+# Every fetch of a download is made by yt-dlp's own HTTP stack, through the egress guard: formats only on
+# protocols its native downloaders handle (no rtmpdump, no external downloader), and ffmpeg, which yt-dlp runs
+# to merge or fix files and would hand live or encrypted HLS, may open local files only.
+_NATIVE = "[protocol~='^(https?|m3u8(_native)?|http_dash_segments(_generator)?)$']"
+_GUARDED_OPTIONS: dict[str, Any] = {
+    "format": f"bv*[height<=1920]{_NATIVE}+ba{_NATIVE}/b[height<=1920]{_NATIVE}/bv*{_NATIVE}+ba{_NATIVE}/b{_NATIVE}",
+    "external_downloader": {"default": "native"},
+    "hls_prefer_native": True,
+    "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]},
+}
 
 
 class FetchedVideo(BaseModel):
@@ -77,14 +89,17 @@ class Downloader(ConfigurableResource):
         shutil.copyfile(path, target)
         return FetchedVideo(path=target, title=path.stem, webpage_url=path.as_uri(), extractor="file")
 
+    def address_policy(self) -> AddressPolicy:
+        """Which addresses a download may connect to; the egress guard applies it to every connection."""
+        return AddressPolicy(allow_private_networks=self.allow_private_networks)
+
     def _download(self, url: str, workdir: Path) -> FetchedVideo:
-        import yt_dlp
         from yt_dlp.utils import DownloadError
 
-        check_remote_url(url, allow_private_networks=self.allow_private_networks)
+        check_url_form(url)  # the addresses are checked by the guard, at each connection, the first one included
         options: dict[str, Any] = {
             "outtmpl": str(workdir / "source.%(ext)s"),
-            "format": "bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b",
+            **_GUARDED_OPTIONS,
             "merge_output_format": "mp4",
             "noplaylist": True,
             "quiet": True,
@@ -99,11 +114,21 @@ class Downloader(ConfigurableResource):
         }
         if self.cookies_file:
             options["cookiefile"] = self.cookies_file
-        try:
-            with yt_dlp.YoutubeDL(options) as ydl:
-                info = ydl.extract_info(url, download=True)
-        except DownloadError as exc:
-            raise _classify(url, str(exc)) from exc
+        info: dict[str, Any] | None = None
+        error: DownloadError | None = None
+        with EgressGuard(self.address_policy(), timeout_s=self.socket_timeout_s) as guard:
+            try:
+                with guarded_youtube_dl(options, guard.url) as ydl:
+                    info = ydl.extract_info(url, download=True)
+            except DownloadError as exc:
+                error = exc
+        if guard.refusals:  # even if yt-dlp carried on without it: nothing half-followed is kept
+            _discard_download(workdir)
+            raise _refused(url, guard.refusals[0]) from error
+        if error is not None:
+            if guard.unresolved:
+                raise guard.unresolved[0] from error
+            raise _classify(url, str(error)) from error
         if info is None:
             raise InputRejected(f"yt-dlp found no video at {url}; is it a video page?")
         if info.get("_type") == "playlist":
@@ -129,10 +154,60 @@ class Downloader(ConfigurableResource):
         return None
 
 
+def guarded_youtube_dl(options: dict[str, Any], proxy_url: str) -> Any:
+    """A YoutubeDL whose every request goes through the guard at `proxy_url`.
+
+    yt-dlp lets an extractor give a request its own proxy (or none: `Ytdl-Request-Proxy: __noproxy__`, which
+    could come from headers a page supplies); here each request's proxy is set to the guard, whatever it asked for.
+    """
+    import urllib.request
+
+    import yt_dlp
+    from yt_dlp.compat import urllib_req_to_req
+    from yt_dlp.networking import Request
+
+    class GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
+        def urlopen(self, req: Any) -> Any:
+            if isinstance(req, urllib.request.Request):
+                req = urllib_req_to_req(req)
+            elif not isinstance(req, Request):
+                req = Request(req)
+            req.headers.pop("Ytdl-Request-Proxy", None)
+            req.proxies = {"all": proxy_url}
+            return super().urlopen(req)
+
+    return GuardedYoutubeDL({**options, "proxy": proxy_url})
+
+
+def _refused(url: str, refusal: AddressRefused) -> InputRejected:
+    hint = (
+        "cloud metadata addresses are refused even with allow_private_networks"
+        if refusal.kind == "cloud metadata"
+        else "set allow_private_networks on the downloader only for a trusted local source"
+    )
+    return InputRejected(
+        f"download of {url} refused: {refusal}; every connection of a download (redirects, URLs in the page, "
+        f"stream segments) must reach a public address; {hint}"
+    )
+
+
+def _discard_download(workdir: Path) -> None:
+    """Remove what yt-dlp wrote (whole or partial files, fragments) so nothing of a refused download remains."""
+    for path in workdir.iterdir():
+        if path.name.startswith("source.") and path.is_file():
+            path.unlink()
+
+
 def _classify(url: str, message: str) -> Exception:
     """Turn a yt-dlp error into a permanent or retryable failure with a hint."""
     text = message.removeprefix("ERROR: ")
     lowered = text.lower()
+    if "ffmpeg exited" in lowered:  # a stream yt-dlp hands to ffmpeg, which may not fetch past the guard
+        return InputRejected(
+            f"{url} cannot be downloaded: yt-dlp would need ffmpeg to fetch this stream (live, encrypted or "
+            "unusual HLS/DASH), and ffmpeg may not open network connections during a download; give the URL of "
+            "a recorded video"
+        )
     if "unsupported url" in lowered:
         return InputRejected(f"yt-dlp does not support {url}; give a video URL (TikTok, YouTube, ...) or a file")
     if "too long" in lowered:
