@@ -1,5 +1,5 @@
 """OAuth for the publishing platforms: each platform's documented flow as data, a chmod-600 token store,
-automatic refresh (keeping rotated refresh tokens), and the one-time authorization command.
+automatic refresh (keeping rotated refresh tokens, one process at a time), and the one-time authorization command.
 
 Secrets live in environment variables (`<PLATFORM>_CLIENT_ID`, `_CLIENT_SECRET`, `_REFRESH_TOKEN`,
 `_ACCESS_TOKEN`) or in the token file ($SHORTS_TOKEN_FILE, default ~/.config/viral-shorts/tokens.json),
@@ -9,16 +9,19 @@ never in the repository and never in messages.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import http.server
 import json
 import os
 import secrets
 import stat
+import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,27 +106,108 @@ def token_file() -> Path:
 
 
 class TokenStore:
-    """Tokens per platform in one JSON file readable by its owner only (chmod 600)."""
+    """Tokens per platform in one JSON file readable by its owner only (chmod 600, its folder 700).
+
+    Six post steps refresh at once and X and TikTok accept each refresh token only once, so a lost write stops
+    publishing until someone re-authorizes. Hence every change is a read-modify-write under an flock on a sibling
+    lock file, written to a unique temp file in the same folder, fsynced and renamed over the old file: readers see
+    the old file or the new one, and no writer's change overwrites another's. `locked(platform)` holds that
+    platform's own lock across a whole refresh. The lock files stay (empty) next to the token file: deleting one
+    while another process waits on it would let two holders in.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or token_file()
+        self._held = threading.local()  # lock path -> depth, per thread: `locked` is re-entrant
 
     def load(self, platform: str) -> dict[str, Any]:
-        if not self.path.is_file():
-            return {}
-        data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        return dict(data.get(platform, {}))
+        """The platform's stored tokens ({} when none). No lock needed: the file is only ever replaced whole."""
+        return dict(self._read().get(platform, {}))
 
     def save(self, platform: str, tokens: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        data = json.loads(self.path.read_text(encoding="utf-8") or "{}") if self.path.is_file() else {}
-        data[platform] = tokens
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-        os.chmod(tmp, 0o600)
-        tmp.replace(self.path)
+        """Store the platform's tokens, keeping every other platform's as the file has them now."""
+        with self.locked(platform), self._flock(self._lock_path()):
+            data = self._read()
+            data[platform] = tokens
+            self._write(data)
+
+    @contextmanager
+    def locked(self, platform: str) -> Iterator[None]:
+        """Hold `platform`'s lock (across processes and threads) for a read-refresh-write; re-entrant."""
+        with self._flock(self._lock_path(platform)):
+            yield
+
+    def _lock_path(self, platform: str | None = None) -> Path:
+        """The lock of one platform's refresh, or (None) of the file itself: `.tokens.json[.tiktok].lock`."""
+        return self.path.with_name(f".{self.path.name}{f'.{platform}' if platform else ''}.lock")
+
+    @contextmanager
+    def _flock(self, lock_path: Path) -> Iterator[None]:
+        if not hasattr(self._held, "depth"):
+            self._held.depth = {}
+        held: dict[Path, int] = self._held.depth
+        if held.get(lock_path):  # this thread holds it already: flock on a second descriptor would deadlock
+            held[lock_path] += 1
+            try:
+                yield
+            finally:
+                held[lock_path] -= 1
+            return
+        self._make_folder()
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, stat.S_IRUSR | stat.S_IWUSR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor closes, also if the process dies
+            held[lock_path] = 1
+            try:
+                yield
+            finally:
+                held[lock_path] = 0
+        finally:
+            os.close(fd)
+
+    def _make_folder(self) -> None:
+        """Create the token folder, and any missing parent, private to the owner (700)."""
+        missing = [folder for folder in (self.path.parent, *self.path.parent.parents) if not folder.exists()]
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        try:
+            return dict(json.loads(text or "{}"))
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"token file {self.path} is not valid JSON ({exc}); restore it or delete it and run "
+                f"{auth_command('<platform>')} for each platform"
+            ) from None
+
+    def _write(self, data: dict[str, Any]) -> None:
+        """Replace the file atomically: a unique temp file in the same folder, fsynced, then renamed over it."""
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), stat.S_IRUSR | stat.S_IWUSR)
+                json.dump(data, handle, indent=2)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the rename itself survives a crash
+        finally:
+            os.close(folder)
+
+
+def _fresh(tokens: dict[str, Any]) -> bool:
+    """Whether stored tokens hold an access token good for at least another minute."""
+    return bool(tokens.get("access_token")) and float(tokens.get("expires_at", 0)) > time.time() + 60
 
 
 class AccessTokens:
@@ -144,22 +228,37 @@ class AccessTokens:
         self.store = store or TokenStore()
         self.retry = retry
         self.sleep = sleep
+        self._issued = ""  # the token `get` last returned
 
     def _hint(self) -> str:
         return f"run {auth_command(self.platform)} (or set {env_name(self.platform, 'ACCESS_TOKEN')})"
 
     def get(self, *, force_refresh: bool = False) -> str:
-        """An access token: a fixed one from the environment, a stored unexpired one, or a fresh one."""
+        """An access token: a fixed one from the environment, a stored unexpired one, or a fresh one.
+
+        `force_refresh` (the platform refused the last token) still takes a token that another process stored
+        meanwhile: that one is new, and refreshing again would spend the refresh token it came with.
+        """
         fixed = os.environ.get(env_name(self.platform, "ACCESS_TOKEN"), "").strip()
         if fixed:
             return fixed
-        stored = self.store.load(self.platform)
-        if not force_refresh and stored.get("access_token") and float(stored.get("expires_at", 0)) > time.time() + 60:
-            return str(stored["access_token"])
-        refresh = str(stored.get("refresh_token") or os.environ.get(env_name(self.platform, "REFRESH_TOKEN"), ""))
-        if not refresh:
-            raise ConfigurationError(f"{self.platform}: no OAuth token; {self._hint()}")
-        return self._refresh(refresh, stored)
+        seen = self.store.load(self.platform)
+        if not force_refresh and _fresh(seen):
+            return self._issue(str(seen["access_token"]))
+        refused = (self._issued or str(seen.get("access_token", ""))) if force_refresh else None
+        with self.store.locked(self.platform):
+            # Re-read under the lock: whoever held it before may have refreshed and stored a rotated token.
+            stored = self.store.load(self.platform)
+            if _fresh(stored) and stored["access_token"] != refused:
+                return self._issue(str(stored["access_token"]))
+            refresh = str(stored.get("refresh_token") or os.environ.get(env_name(self.platform, "REFRESH_TOKEN"), ""))
+            if not refresh:
+                raise ConfigurationError(f"{self.platform}: no OAuth token; {self._hint()}")
+            return self._issue(self._refresh(refresh, stored))
+
+    def _issue(self, token: str) -> str:
+        self._issued = token
+        return token
 
     def _client_credentials(self) -> tuple[str, str]:
         client_id = os.environ.get(env_name(self.platform, "CLIENT_ID"), "").strip()

@@ -91,9 +91,7 @@ def test_unexpired_token_is_reused_and_an_expired_one_refreshed_with_the_newest_
 def test_revoked_grant_says_which_command_to_run(endpoint: FakeTokenEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIKTOK_REFRESH_TOKEN", "refresh-0")
     endpoint.revoked = True
-    with pytest.raises(
-        ConfigurationError, match=r"expired or revoked; run `shorts auth tiktok`"
-    ) as err:
+    with pytest.raises(ConfigurationError, match=r"expired or revoked; run `shorts auth tiktok`") as err:
         AccessTokens("tiktok", token_url=endpoint.url).get()
     assert "client-secret-xyz" not in str(err.value) and "refresh-0" not in str(err.value)
 
