@@ -68,6 +68,7 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
         "downloader": Downloader(
             max_duration_s=settings.max_source_duration_s,
             allow_private_networks=settings.allow_private_networks,
+            local_source_roots=[str(folder) for folder in settings.local_source_folders],
         ),
         "transcriber": Transcriber(
             provider=settings.transcribe_provider,

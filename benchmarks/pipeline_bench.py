@@ -25,7 +25,7 @@ from resources.settings import PipelineSettings
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = PipelineSettings(data_dir=str(Path(tmp) / "data"))
+        settings = PipelineSettings(data_dir=str(Path(tmp) / "data"), local_source_roots=tmp)
         sample = make_sample_source(Path(tmp) / "sample.mp4")
         key = key_for_file(sample)
         defs = build_definitions(settings)

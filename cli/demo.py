@@ -40,6 +40,7 @@ def run_demo(source: str | None, *, layout: str = "") -> Path:
         if not path.is_file():
             raise PipelineError(f"SOURCE={source} is not a file; give a video file path or an http(s) URL")
         source = str(path)
+        settings = settings.with_local_source_root(path.parent)  # the file named here, for this run only
     key = validate_partition_key(key_for_source(source))
     defs = build_definitions(settings)
     store = MediaStore.from_settings(settings)

@@ -67,6 +67,11 @@ class PipelineSettings(BaseModel):
     caption_templates_json: str = Field(default="", description='Per platform, e.g. {"x": "{title} {hashtags}"}.')
     # What the sensors read (the failure webhook's URL is a secret: FailureAlerts reads it at send time).
     watch_dir: str = Field(default="", description="Folder `folder_watch_sensor` watches; empty = <data dir>/inbox.")
+    local_source_roots: str = Field(
+        default="",
+        description="More folders local source files may come from (',' or os.pathsep separated); the watch folder "
+        "and <data dir>/samples always may. A file elsewhere, or behind a symlink that leads elsewhere, is refused.",
+    )
     discovery_config: str = Field(default="", description="`viral_video_sensor`'s sources; empty = ./discovery.yaml.")
     ui_base_url: str = Field(default=DEFAULT_UI_URL, description="The Dagster UI, for links in failure alerts.")
 
@@ -104,6 +109,16 @@ class PipelineSettings(BaseModel):
     @property
     def watch_path(self) -> Path:
         return Path(self.watch_dir).expanduser() if self.watch_dir else self.data_path / "inbox"
+
+    @property
+    def local_source_folders(self) -> list[Path]:
+        """Where local sources may come from: the watch folder, <data dir>/samples, then SHORTS_LOCAL_SOURCE_ROOTS."""
+        extra = [part.strip() for part in self.local_source_roots.replace(os.pathsep, ",").split(",")]
+        return [self.watch_path, self.data_path / "samples", *(Path(part).expanduser() for part in extra if part)]
+
+    def with_local_source_root(self, folder: Path) -> PipelineSettings:
+        """These settings with `folder` allowed as a local source folder too (the demo's named file)."""
+        return self.model_copy(update={"local_source_roots": f"{self.local_source_roots},{folder}".strip(",")})
 
     @property
     def discovery_config_path(self) -> Path:

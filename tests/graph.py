@@ -3,6 +3,7 @@ one partition (for tests that run part of the graph in process)."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,12 +27,17 @@ def assets_named(*names: str, settings: PipelineSettings | None = None) -> list[
     return [by_name[name] for name in names]
 
 
+# Tests make their local sources under the temporary folder (pytest's tmp_path); allowed as SHORTS_LOCAL_SOURCE_ROOTS
+# would allow a folder.
+TEST_SOURCE_ROOTS = [tempfile.gettempdir()]
+
+
 def store_resources(store: MediaStore) -> dict[str, Any]:
     """The resources of the first stages on the offline engines, with records and media in `store`."""
     return {
         "media_store": store,
         "io_manager": JsonRecordIOManager(media_store=store),
-        "downloader": Downloader(),
+        "downloader": Downloader(local_source_roots=TEST_SOURCE_ROOTS),
         "transcriber": Transcriber(),
     }
 

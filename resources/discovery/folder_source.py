@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from resources.partition_keys import key_for_file, same_content_key
 
 
 class FolderReader:
-    """Lists the folder's video files; files still being written are left for a later tick.
+    """Lists the folder's video files; files still being written are left for a later tick, symlinks skipped.
 
     Content hashes are cached by (path, size, mtime) so a long-lived reader hashes each file once.
     """
@@ -36,7 +37,7 @@ class FolderReader:
         paths = [
             path
             for path in folder.iterdir()
-            if path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".") and path.is_file()
+            if path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".") and _is_plain_file(path)
         ]
         candidates: dict[str, Candidate] = {}
         for path in sorted(paths, key=_mtime):
@@ -52,19 +53,27 @@ class FolderReader:
     def _settled_key(self, path: Path) -> str | None:
         """The file's partition key, or None while it is empty, recently modified or changing under us."""
         try:
-            before = path.stat()
+            before = path.lstat()
             # A copy or download in progress keeps touching the file; wait until it has been quiet a while.
             if before.st_size == 0 or time.time() - before.st_mtime < self.settle_s:
                 return None
             marker = (str(path), before.st_size, before.st_mtime_ns)
             key = self._keys.get(marker) or key_for_file(path)
-            after = path.stat()
+            after = path.lstat()
         except OSError:  # deleted or renamed between listing and hashing
             return None
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-            return None  # it grew while we hashed it: the hash is of a partial file
+        if (after.st_size, after.st_mtime_ns, after.st_mode) != (before.st_size, before.st_mtime_ns, before.st_mode):
+            return None  # it grew (or became a link) while we hashed it: the hash is of something else
         self._keys[marker] = key
         return key
+
+
+def _is_plain_file(path: Path) -> bool:
+    """A regular file, not a symlink: a link in the folder could point at any file the worker can read."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _mtime(path: Path) -> float:

@@ -1,7 +1,6 @@
-"""The Downloader resource: yt-dlp for URLs, a plain copy for local files."""
+"""The Downloader resource: yt-dlp for URLs, a checked copy for local files from the allowed folders."""
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from resources.errors import InputRejected, RetryableError
 from resources.ingest.egress_guard import EgressGuard
+from resources.ingest.local_source import copy_local_source, source_roots
 from resources.ingest.url_safety import AddressPolicy, AddressRefused, check_url_form
 from resources.media.ffmpeg import ffmpeg_exe
 
@@ -56,6 +56,11 @@ class Downloader(ConfigurableResource):
     )
     socket_timeout_s: float = 30.0
     cookies_file: str = Field(default="", description="Netscape cookies file for sites that need a login.")
+    local_source_roots: list[str] = Field(
+        default=[],
+        description="The only folders local files are read from (the watch folder, <data dir>/samples and "
+        "SHORTS_LOCAL_SOURCE_ROOTS); empty = no local files.",
+    )
 
     def fetch(self, source: str, workdir: Path) -> FetchedVideo:
         """Fetch `source` (URL or local path) into `workdir`."""
@@ -72,22 +77,12 @@ class Downloader(ConfigurableResource):
         return self._copy_local(source, workdir)
 
     def _copy_local(self, source: str, workdir: Path) -> FetchedVideo:
-        path = Path(source).expanduser()
-        if not path.is_absolute():
-            path = path.resolve()
-        if not path.is_file():
-            raise InputRejected(f"local source {str(path)!r} does not exist or is not a file")
-        size = path.stat().st_size
-        if size == 0:
-            raise InputRejected(f"local source {path.name!r} is empty (0 bytes); provide a real video file")
-        if size > self.max_filesize_mb * 1_048_576:
-            raise InputRejected(
-                f"local source {path.name!r} is {size / 1_048_576:.1f} MB, over the {self.max_filesize_mb} MB limit; "
-                "trim it or raise max_filesize_mb on the downloader"
-            )
-        target = workdir / f"source{path.suffix.lower() or '.mp4'}"
-        shutil.copyfile(path, target)
-        return FetchedVideo(path=target, title=path.stem, webpage_url=path.as_uri(), extractor="file")
+        """Copy a file from an allowed folder, sniffed as a video container (rules: `local_source`)."""
+        roots = source_roots(self.local_source_roots)
+        copied = copy_local_source(source, roots, workdir, max_bytes=self.max_filesize_mb * 1_048_576)
+        return FetchedVideo(
+            path=copied.path, title=copied.given.stem, webpage_url=copied.resolved.as_uri(), extractor="file"
+        )
 
     def address_policy(self) -> AddressPolicy:
         """Which addresses a download may connect to; the egress guard applies it to every connection."""

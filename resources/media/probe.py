@@ -7,7 +7,16 @@ from pathlib import Path
 import av
 
 from resources.errors import InputRejected
+from resources.media.ffmpeg import INPUT_DEMUXERS
 from resources.records import MediaFacts
+
+# The same limits as every ffmpeg input: local files only, real audio/video demuxers only (no tty, hls, concat).
+OPEN_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": ",".join(INPUT_DEMUXERS)}
+
+
+def open_media(path: Path) -> av.container.InputContainer:
+    """Open `path` with PyAV, limited to the demuxers ffmpeg may use (INPUT_DEMUXERS) and to the file protocol."""
+    return av.open(str(path), options=dict(OPEN_OPTIONS))
 
 
 def probe(path: Path) -> MediaFacts:
@@ -16,7 +25,7 @@ def probe(path: Path) -> MediaFacts:
     if size == 0:
         raise InputRejected(f"{path.name} is empty (0 bytes); provide a real video or audio file")
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             video = next(iter(container.streams.video), None)
             audio = next(iter(container.streams.audio), None)
             duration = _duration_s(container, video, audio)
@@ -31,6 +40,11 @@ def probe(path: Path) -> MediaFacts:
                 audio_codec=audio.codec_context.name if audio is not None else None,
                 audio_sample_rate=audio.codec_context.sample_rate if audio is not None else 0,
             )
+    except av.error.ArgumentError as exc:  # refused by the format whitelist: text, a playlist, a list of files
+        raise InputRejected(
+            f"{path.name} is not readable media: not a video or audio container this pipeline reads "
+            f"(allowed: {', '.join(INPUT_DEMUXERS)}); provide a valid video file"
+        ) from exc
     except av.error.FFmpegError as exc:
         raise InputRejected(f"{path.name} is not readable media ({exc}); provide a valid video file") from exc
     if facts.duration_s <= 0:
@@ -47,7 +61,7 @@ def _check_complete(path: Path, facts: MediaFacts) -> None:
     """
     reached = 0.0
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             for packet in container.demux():
                 if packet.pts is not None and packet.time_base is not None:
                     end = float((packet.pts + (packet.duration or 0)) * packet.time_base)

@@ -20,7 +20,7 @@ from dagster import DagsterInstance
 from resources.discovery.candidates import SourceError
 from resources.discovery.feed_source import FeedReader
 from resources.discovery.sources_config import FeedSource, load_discovery_config
-from resources.errors import ConfigurationError
+from resources.errors import ConfigurationError, InputRejected
 from resources.ingest import Downloader
 from resources.media.ffmpeg import run_ffmpeg
 from resources.media.probe import probe
@@ -37,7 +37,7 @@ from tests.system.local_servers import QuietFolderHandler, serving_folder
 SHELL = "'; rm -rf / # $(touch /tmp/pwned) `touch /tmp/pwned` %{pts} %{eif:1:d}"
 HOSTILE_TEXT = SHELL + " {\\an1}{\\pos(0,0)}\\N [0:v];x,y:z\nsecond line"
 
-EntryPoint = Literal["ingest", "partition_key", "feed", "discovery_config", "caption", "render"]
+EntryPoint = Literal["ingest", "partition_key", "feed", "discovery_config", "caption", "render", "render_source"]
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,13 @@ CASES = [
     # --- partition keys (source given as run config) -------------------------------------------------------------
     *rows_with_one_error("partition_key", "unsafe partition key", id_prefix="key", values=UNSAFE_KEYS),
     # --- local files -------------------------------------------------------------------------------------------
-    # Policy: an operator may name any readable file (a path with `..`, a symlink anywhere); its bytes are
-    # copied into the store under a key the pipeline builds, so neither the name nor the link can escape.
-    Case("file-path-dotdot", "ingest", "{inputs}/sub/../../outside/clip.mp4", None),
+    # Policy: a local source comes only from an allowed folder ({inputs} here, as SHORTS_LOCAL_SOURCE_ROOTS would
+    # make it), after every symlink along its path is resolved; its bytes must be a video container, and they are
+    # copied into the store under a key and a suffix the pipeline builds, so neither the name nor a link escapes.
+    Case("file-path-dotdot", "ingest", "{inputs}/sub/../../outside/clip.mp4", "outside the folders local sources"),
     Case("file-name-shell", "ingest", "{inputs}/clip $(touch pwned); rm -rf ~ `id`.mp4", None),
-    Case("file-symlink-outside", "ingest", "{inputs}/link-outside.mp4", None),
-    Case("file-symlink-etc-passwd", "ingest", "{inputs}/passwd.mp4", "not readable media"),
+    Case("file-symlink-outside", "ingest", "{inputs}/link-outside.mp4", "a symlink along its path leads to"),
+    Case("file-symlink-etc-passwd", "ingest", "{inputs}/passwd.mp4", "leads to '/etc/passwd', outside the folders"),
     Case("file-missing", "ingest", "{inputs}/missing.mp4", "does not exist"),
     Case("file-empty", "ingest", "{inputs}/empty.mp4", "0 bytes"),
     Case("file-garbage", "ingest", "{inputs}/garbage.mp4", "not readable media"),
@@ -137,6 +138,21 @@ CASES = [
     # --- ffmpeg render: shell and override payloads become literal on-screen text ----------------------------------
     Case("render-hostile-watermark", "render", "watermark", None),
     Case("render-hostile-caption-words", "render", "caption_words", None),
+    # --- local files: only video containers, sniffed by content; ffmpeg's text, playlist and list demuxers off ----
+    Case("file-text-txt-tty", "ingest", "{inputs}/notes.txt", "its content is text, not a video container"),
+    Case("file-text-nfo-tty", "ingest", "{inputs}/release.nfo", "its content is text, not a video container"),
+    Case("file-text-renamed-mp4", "ingest", "{inputs}/notes.mp4", "its content is text, not a video container"),
+    Case("file-hls-playlist", "ingest", "{inputs}/playlist.m3u8", "its content is an HLS playlist"),
+    Case("file-hls-renamed-mp4", "ingest", "{inputs}/playlist.mp4", "its content is an HLS playlist"),
+    Case("file-ffconcat-list", "ingest", "{inputs}/list.ffconcat", "its content is an ffmpeg concat list"),
+    Case("file-symlinked-folder-outside", "ingest", "{inputs}/outside-dir/clip.mp4", "a symlink along its path"),
+    Case("file-fifo", "ingest", "{inputs}/pipe.mp4", "not a regular file"),
+    Case("file-folder", "ingest", "{inputs}/sub", "does not exist or is not a file"),
+    Case("file-outside-missing", "ingest", "{inputs}/../outside/nope.mp4", "outside the folders local sources"),
+    Case("file-symlink-inside", "ingest", "{inputs}/link-inside.mp4", None),  # stays in the folder: followed
+    Case("file-video-named-txt", "ingest", "{inputs}/video-named.txt", None),  # stored as source.mp4
+    Case("render-text-as-source", "render_source", "{inputs}/notes.txt", "is not readable media: not a video"),
+    Case("render-hls-as-source", "render_source", "{inputs}/playlist.m3u8", "is not readable media: not a video"),
 ]
 
 
@@ -177,6 +193,17 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         data = full.read_bytes()
         (inputs / name).write_bytes(data[: len(data) // 2])
     lavfi(inputs / "audio.m4a", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "aac")
+    notes = "Meeting notes: ffmpeg's tty demuxer would draw these lines as video frames.\n" * 30
+    for name in ("notes.txt", "release.nfo", "notes.mp4"):
+        (inputs / name).write_text(notes)
+    playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nclip.mp4\n#EXT-X-ENDLIST\n"
+    (inputs / "playlist.m3u8").write_text(playlist)
+    (inputs / "playlist.mp4").write_text(playlist)
+    (inputs / "list.ffconcat").write_text("ffconcat version 1.0\nfile 'clip.mp4'\n")
+    (inputs / "outside-dir").symlink_to(outside)
+    (inputs / "link-inside.mp4").symlink_to(clip)
+    (inputs / "video-named.txt").write_bytes(clip.read_bytes())
+    os.mkfifo(inputs / "pipe.mp4")
     with (inputs / "huge.mp4").open("wb") as handle:
         handle.truncate(3 * 1_048_576)  # sparse: 3 MB on paper, nothing on disk
     (inputs / "malformed.json").write_text('{"items": [{"url": "https://www.tiktok.com/@a/video/1", "views": ')
@@ -241,6 +268,7 @@ def test_hostile_input_is_refused_clearly_or_handled_safely(
         "discovery_config": run_discovery_config,
         "caption": run_caption,
         "render": run_render,
+        "render_source": run_render_source,
     }[case.via]
     run(env, case.id, value, case)
     assert files_under(base, skip=env.store.root_path) == outside_before, "something was written outside the store"
@@ -257,7 +285,7 @@ def materialize_source(env: Env, key: str, *, source: str = "", **downloader: An
         key,
         env.store,
         instance=env.instance,
-        resources={"downloader": Downloader(**downloader)},
+        resources={"downloader": Downloader(**{"local_source_roots": [str(env.inputs)], **downloader})},
         run_config={"ops": {"source_video": {"config": {"source": source}}}} if source else None,
         raise_on_error=False,
     )
@@ -370,3 +398,20 @@ def run_render(env: Env, row_id: str, part: str, case: Case) -> None:
         text = text.replace("{\\c&H00FFFF&}", "").replace("{\\r}", "")
         assert re.search(r"(?<!\\)[{}]", text) is None, f"an unescaped override block: {text!r}"
         assert "\\N" not in text.replace("\\\u2060", ""), "a \\N line break survived"
+
+
+def run_render_source(env: Env, row_id: str, source: str, case: Case) -> None:
+    """The renderer given a file that is not a video as its source: refused before ffmpeg reads it as one."""
+    out_dir = env.store.root_path / "render" / row_id
+    with pytest.raises(InputRejected) as refused:
+        Renderer(preset="ultrafast", measure_loudness_first=False).render(
+            source_path=Path(source),
+            avatar_path=env.media["avatar"],
+            voice_path=env.media["voice"],
+            cues=[Cue(text="plain", start=0.0, end=1.0, words=[Word(text="plain", start=0.0, end=1.0)])],
+            duration_s=1.0,
+            out_path=out_dir / "short.mp4",
+            subtitles_path=out_dir / "captions.ass",
+        )
+    assert case.error is not None and case.error in str(refused.value)
+    assert not (out_dir / "short.mp4").exists()

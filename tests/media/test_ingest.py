@@ -12,7 +12,7 @@ from resources.ingest import Downloader
 from resources.media.ffmpeg import run_ffmpeg
 from resources.media.store import MediaStore
 from resources.records import SourceVideo
-from tests.graph import materialize_partition
+from tests.graph import TEST_SOURCE_ROOTS, materialize_partition
 from tests.system.local_servers import serving_folder
 
 
@@ -33,7 +33,7 @@ def run_ingest(tmp_path: Path, key: str, source: str, **downloader: Any) -> tupl
         key,
         store,
         source=source,
-        resources={"downloader": Downloader(**downloader)},
+        resources={"downloader": Downloader(local_source_roots=TEST_SOURCE_ROOTS, **downloader)},
         raise_on_error=False,
     )
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

@@ -65,7 +65,9 @@ def outlined_highlight_pixels(video: Path, at_s: float) -> int:
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Finished:
-    settings = PipelineSettings(data_dir=str(tmp_path_factory.mktemp("e2e") / "data"))
+    settings = PipelineSettings(
+        data_dir=str(tmp_path_factory.mktemp("e2e") / "data"), local_source_roots=str(sample_video.parent)
+    )
     instance = DagsterInstance.ephemeral()
     result = run_chain(settings, instance, sample_video)
     return settings, instance, result

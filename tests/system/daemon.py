@@ -55,6 +55,7 @@ def isolated_env(home: Path, data: Path, inbox: Path) -> dict[str, str]:
     """This machine's environment without any SHORTS_* setting a developer may have, plus the test's folders."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("SHORTS_")}
     env.update(DAGSTER_HOME=str(home), SHORTS_DATA_DIR=str(data), SHORTS_WATCH_DIR=str(inbox))
+    env.update(SHORTS_LOCAL_SOURCE_ROOTS=str(home.parent))  # the test's folder: sources made next to the home
     return env
 
 

@@ -111,6 +111,7 @@ def webserver(postgres_db: str, tmp_path: Path) -> Iterator[tuple[str, Path, dic
     write_dagster_home(home, postgres_db, **production_queue())
     env = {name: value for name, value in os.environ.items() if not name.startswith("SHORTS_")}
     env.update(DAGSTER_HOME=str(home), SHORTS_DATA_DIR=str(tmp_path / "data"), SHORTS_STEP_EXECUTION="in_process")
+    env.update(SHORTS_LOCAL_SOURCE_ROOTS=str(tmp_path))  # the clip is made there
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "webserver.log"

@@ -62,7 +62,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Iterator
     )
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        settings = PipelineSettings(data_dir=str(data))
+        settings = PipelineSettings(data_dir=str(data), local_source_roots=str(sample_video.parent))
         defs = build_definitions(settings)
         register_source(MediaStore.from_settings(settings), SourceRequest(partition_key=KEY, source=str(sample_video)))
         pg = {"username": "postgres", "password": "", "hostname": "127.0.0.1", "db_name": db, "port": 5432}
