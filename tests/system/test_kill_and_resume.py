@@ -53,7 +53,7 @@ BIN = Path(sys.executable).parent
 JOB = "short_pipeline_job"
 KILLED_STAGE = "short_video"
 FINISHED_STAGES = ["source_video", "transcript", "script", "voiceover", "avatar_video"]
-RENDER_START_DEADLINE_S = 120.0  # daemon start, queue, launch, five stages in their own processes
+RENDER_START_DEADLINE_S = 180.0  # daemon start, two watch-folder ticks 30 s apart, queue, launch, five stages
 FAILURE_DEADLINE_S = 90.0
 # One sentence still makes a ~14 s short (hook and call to action are added): its render takes seconds, so it is
 # still running when the test reacts to its STEP_START (≈0.2 s).
