@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from pipeline_assets.partitions import source_videos
 from resources.errors import PipelineError, RetryableError
+from resources.http.checkpoint import DEFAULT_MAX_PAID_ATTEMPTS, Checkpoint, checkpoint_scope
 from resources.media.store import MediaStore
 from resources.records import MediaFacts
 from resources.usage import Usage, total_cost
@@ -36,6 +37,10 @@ RecordT = TypeVar("RecordT", bound=BaseModel)
 # Transient failures (RetryableError, crashes) retry with exponential backoff and jitter; permanent ones
 # raise Failure(allow_retries=False) and stop at once.
 STAGE_RETRY_POLICY = RetryPolicy(max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+# Paid requests are counted in `<prefix>/checkpoint.json` across those retries (resources.http.checkpoint); each is
+# sent at most this many times per stage input. A stage's asset definition may carry its own bound under this key.
+MAX_PAID_ATTEMPTS_KEY = "max_paid_attempts"
+CHECKPOINT_FILE = "checkpoint.json"
 
 
 def asset_label(context: AssetExecutionContext) -> str:
@@ -119,6 +124,7 @@ class StageRun:
         self.context = context
         self.store = store
         self.cached = False
+        self.checkpoint: Checkpoint | None = None  # this input's paid attempts and cloud jobs, once its prefix is known
         self._started = time.perf_counter()
 
     @property
@@ -141,21 +147,48 @@ class StageRun:
     ) -> RecordT:
         """The stored record for these `inputs` (and settings) if its media still exists, else `build`'s."""
         prefix = stage_prefix(self.context.partition_key, self.name, fingerprint(*inputs))
+        checkpoint = Checkpoint.in_store(
+            self.store,
+            f"{prefix}/{CHECKPOINT_FILE}",
+            name=fingerprint(prefix),
+            max_paid_attempts=self.max_paid_attempts,
+        )
+        self.checkpoint = checkpoint
 
         def build_in_scratch() -> RecordT:
             workdir = self.store.scratch_dir(f"{self.name}-{self.context.partition_key}")
             try:
-                return build(Workspace(workdir, self.store, prefix))
+                with checkpoint_scope(checkpoint):  # the paid calls inside count their attempts there
+                    return build(Workspace(workdir, self.store, prefix))
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
 
         record, self.cached = reuse_or_build(self.store, prefix, model, build_in_scratch, media_of)
         return record
 
+    @property
+    def max_paid_attempts(self) -> int:
+        """How often one paid request may be sent per input: the asset definition's bound, else the default."""
+        definition = self.context.assets_def.metadata_by_key.get(self.context.asset_key, {})
+        value = definition.get(MAX_PAID_ATTEMPTS_KEY)
+        value = getattr(value, "value", value)  # a MetadataValue once Dagster has normalised it
+        return value if isinstance(value, int) else DEFAULT_MAX_PAID_ATTEMPTS
+
     def output(self, record: RecordT, metadata: dict[str, Any]) -> Output[RecordT]:
-        """The asset's Output, with whether it came from the cache and how long the stage took."""
+        """The asset's Output, with whether it came from the cache, how long the stage took and what it paid for."""
         elapsed = round(time.perf_counter() - self._started, 2)
-        return Output(record, metadata={**metadata, "cached": self.cached, "elapsed_s": elapsed})
+        return Output(
+            record, metadata={**metadata, "cached": self.cached, "elapsed_s": elapsed, **self.paid_metadata()}
+        )
+
+    def paid_metadata(self) -> dict[str, Any]:
+        """UI metadata for paid calls: attempts sent for this input (all retries and re-executions), the cloud jobs."""
+        if self.checkpoint is None or not self.checkpoint.total_attempts:
+            return {}
+        meta: dict[str, Any] = {"paid_attempts": self.checkpoint.total_attempts}
+        if self.checkpoint.job_ids:
+            meta["provider_jobs"] = ", ".join(f"{name} {job_id}" for name, job_id in self.checkpoint.job_ids.items())
+        return meta
 
 
 @dataclass(frozen=True)
@@ -171,15 +204,22 @@ class Stage:
     local_kind: str
     options: dict[str, Any]
 
-    def asset(self, *, pool: str, provider: str) -> AssetsDefinition:
-        """The asset in `pool`; the UI shows what runs it (`provider`, or `local_kind` for the offline engine)."""
+    def asset(self, *, pool: str, provider: str, max_paid_attempts: int | None = None) -> AssetsDefinition:
+        """The asset in `pool`; the UI shows what runs it (`provider`, or `local_kind` for the offline engine).
+
+        `max_paid_attempts` bounds each paid request per input (default DEFAULT_MAX_PAID_ATTEMPTS); it is kept in the
+        definition's metadata, where the UI shows it and `StageRun` reads it.
+        """
+        options = dict(self.options)
+        if max_paid_attempts is not None:
+            options["metadata"] = {**options.get("metadata", {}), MAX_PAID_ATTEMPTS_KEY: max_paid_attempts}
         return asset(
             name=self.name,
             partitions_def=source_videos,
             retry_policy=STAGE_RETRY_POLICY,
             pool=pool,
             kinds={self.local_kind if provider == "local" else provider},
-            **self.options,
+            **options,
         )(self.compute)
 
 

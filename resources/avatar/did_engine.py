@@ -1,4 +1,9 @@
-"""D-ID Talks: animate a portrait with our own voice (`/images`, `/audios`, `/talks`)."""
+"""D-ID Talks: animate a portrait with our own voice (`/images`, `/audios`, `/talks`).
+
+A talk carries our request key in `user_data` ("non-sensitive custom data that will be added to the talk
+response", https://docs.d-id.com/reference/createtalkstream); `GET /talks?limit=&token=` lists the account's talks
+(https://docs.d-id.com/reference/talks-overview), which is where a talk whose create answer was lost is found.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,16 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from resources.avatar.cloud import CloudAvatarEngine, CloudSettings, JobState, ProviderClient, field_of
+from resources.avatar.cloud import (
+    LOOKUP_PAGE_SIZE,
+    CloudAvatarEngine,
+    CloudSettings,
+    JobState,
+    ProviderClient,
+    field_of,
+    items_of,
+    search_pages,
+)
 from resources.errors import ConfigurationError, ProviderError
 
 # D-ID's documented limit for `POST /audios`.
@@ -22,6 +36,8 @@ class DIdEngine(CloudAvatarEngine):
     """`POST /talks` with an uploaded portrait and the uploaded voice; poll until `done`."""
 
     provider = "d-id"
+    job_kind = "talk"
+    request_key_field = "the talk whose user_data is"
 
     def __init__(self, settings: CloudSettings, *, presenter_image: str, portrait: Callable[[], np.ndarray]) -> None:
         super().__init__(settings)
@@ -32,36 +48,51 @@ class DIdEngine(CloudAvatarEngine):
         # The key from D-ID Studio is already "base64(user):password": sent as-is, not re-encoded.
         return {"Authorization": f"Basic {self.settings.api_key}"}
 
-    def create_and_wait(self, client: ProviderClient, voice_mp3: Path, workdir: Path) -> str:
-        api = self.settings.api_base_url
-        source_url = self._source_url(client, workdir)
+    def upload(self, client: ProviderClient, voice_mp3: Path, workdir: Path) -> dict[str, str]:
         audio = voice_mp3.read_bytes()
         if len(audio) > MAX_AUDIO_BYTES:
             raise ProviderError(
                 f"d-id: the voice is {len(audio) / 1e6:.1f} MB as MP3, over D-ID's 6 MB upload limit; "
                 "shorten the script or use provider=local"
             )
+        source_url = self._source_url(client, workdir)
         audio_url = client.json_field(
             "POST",
-            f"{api}/audios",
+            f"{self.settings.api_base_url}/audios",
             "url",
             doing="uploading the voice",
             files={"audio": ("voice.mp3", audio, "audio/mpeg")},
         )
-        talk_id = client.json_field(
-            "POST",
-            f"{api}/talks",
+        return {"source_url": source_url, "audio_url": audio_url}
+
+    def create(self, client: ProviderClient, assets: dict[str, str], request_key: str) -> str:
+        return client.create_job(
+            f"{self.settings.api_base_url}/talks",
             "id",
             doing="creating the talk",
             json={
-                "source_url": source_url,
-                "script": {"type": "audio", "audio_url": audio_url},
+                "source_url": assets["source_url"],
+                "script": {"type": "audio", "audio_url": assets["audio_url"]},
                 "config": {"result_format": "mp4"},
+                "user_data": request_key,
             },
         )
-        return client.poll(
-            lambda: _state(client.json("GET", f"{api}/talks/{talk_id}", doing=f"reading talk {talk_id}")),
-            doing=f"talk {talk_id}",
+
+    def find(self, client: ProviderClient, request_key: str) -> str | None:
+        doing = "listing the talks"
+
+        def page(token: str) -> tuple[list[Any], str]:
+            params = {"limit": LOOKUP_PAGE_SIZE, **({"token": token} if token else {})}
+            answer = client.json("GET", f"{self.settings.api_base_url}/talks", doing=doing, params=params)
+            next_token = answer.get("token") if isinstance(answer, dict) else None
+            return items_of(answer, "talks", provider="d-id", doing=doing), str(next_token or "")
+
+        talk = search_pages(page, lambda t: t.get("user_data") == request_key, provider="d-id", what="the talk")
+        return field_of(talk, "id", provider="d-id", doing=doing) if talk else None
+
+    def read(self, client: ProviderClient, job_id: str) -> JobState:
+        return _state(
+            client.json("GET", f"{self.settings.api_base_url}/talks/{job_id}", doing=f"reading talk {job_id}")
         )
 
     def _source_url(self, client: ProviderClient, workdir: Path) -> str:

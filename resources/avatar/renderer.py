@@ -266,7 +266,9 @@ class AvatarRenderer(dg.ConfigurableResource):
 
         A missing API key or avatar id is a ConfigurationError (never hidden by the fallback). A provider
         refusal, a failed or rejected job, or the deadline passing renders the offline presenter instead
-        when `fallback_to_local` is set, and re-raises the ProviderError otherwise.
+        when `fallback_to_local` is set (free: no paid attempt is counted for it), and re-raises the ProviderError
+        otherwise. A job that may exist but cannot be found (UnconfirmedJob) and an input already paid for as often
+        as allowed (PaidAttemptsExhausted) are never hidden by the fallback either: a paid video may be waiting.
         """
         engine = ENGINES[self.provider](self)
         try:

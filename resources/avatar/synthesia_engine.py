@@ -1,11 +1,26 @@
-"""Synthesia v2: a stock or custom avatar speaking our uploaded script audio (`/v2/scriptAudio`, `/v2/videos`)."""
+"""Synthesia v2: a stock or custom avatar speaking our uploaded script audio (`/v2/scriptAudio`, `/v2/videos`).
+
+A video carries our request key as `callbackId`, which Synthesia documents for linking videos "from e.g. list video
+endpoint back to the initial request" (https://docs.synthesia.io/reference/create-video-1); `GET /v2/videos`
+(https://docs.synthesia.io/reference/list-videos, `limit`/`offset`) is where a video whose create answer was lost
+is found.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from resources.avatar.cloud import CloudAvatarEngine, CloudSettings, JobState, ProviderClient, field_of
+from resources.avatar.cloud import (
+    LOOKUP_PAGE_SIZE,
+    CloudAvatarEngine,
+    CloudSettings,
+    JobState,
+    ProviderClient,
+    field_of,
+    items_of,
+    search_pages,
+)
 from resources.errors import ProviderError
 
 _FAILED = {"error", "rejected", "deleted"}
@@ -16,6 +31,7 @@ class SynthesiaEngine(CloudAvatarEngine):
     """Upload the voice to the upload host, `POST /v2/videos` (1:1), poll until `complete`."""
 
     provider = "synthesia"
+    request_key_field = "the video whose callbackId is"
 
     def __init__(self, settings: CloudSettings, *, background: str, script_language: str, test: bool) -> None:
         super().__init__(settings)
@@ -26,8 +42,7 @@ class SynthesiaEngine(CloudAvatarEngine):
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": self.settings.api_key}  # the raw key: Synthesia rejects "Bearer <key>"
 
-    def create_and_wait(self, client: ProviderClient, voice_mp3: Path, workdir: Path) -> str:
-        api = self.settings.api_base_url
+    def upload(self, client: ProviderClient, voice_mp3: Path, workdir: Path) -> dict[str, str]:
         try:
             audio_id = client.json_field(
                 "POST",
@@ -44,9 +59,11 @@ class SynthesiaEngine(CloudAvatarEngine):
                     "enable script-audio upload on the plan or use provider=d-id, heygen or local"
                 ) from exc
             raise
-        video_id = client.json_field(
-            "POST",
-            f"{api}/v2/videos",
+        return {"script_audio": audio_id}
+
+    def create(self, client: ProviderClient, assets: dict[str, str], request_key: str) -> str:
+        return client.create_job(
+            f"{self.settings.api_base_url}/v2/videos",
             "id",
             doing="creating the video",
             json={
@@ -54,21 +71,34 @@ class SynthesiaEngine(CloudAvatarEngine):
                 "title": "avatar",
                 "visibility": "private",
                 "aspectRatio": "1:1",  # our avatar slot is square; outside 16:9 only "center" places it right
+                "callbackId": request_key,
                 "input": [
                     {
                         "avatar": self.settings.avatar_id,
                         "background": self.background,
-                        "scriptAudio": audio_id,
+                        "scriptAudio": assets["script_audio"],
                         "scriptLanguage": self.script_language,
                         "avatarSettings": {"style": "rectangular", "horizontalAlign": "center"},
                     }
                 ],
             },
         )
-        return client.poll(
-            lambda: _state(client.json("GET", f"{api}/v2/videos/{video_id}", doing=f"reading video {video_id}")),
-            doing=f"video {video_id}",
-        )
+
+    def find(self, client: ProviderClient, request_key: str) -> str | None:
+        doing = "listing the videos"
+
+        def page(offset: str) -> tuple[list[Any], str]:
+            params = {"limit": LOOKUP_PAGE_SIZE, "offset": int(offset or 0)}
+            answer = client.json("GET", f"{self.settings.api_base_url}/v2/videos", doing=doing, params=params)
+            next_offset = answer.get("nextOffset") if isinstance(answer, dict) else None
+            return items_of(answer, "videos", provider="synthesia", doing=doing), str(next_offset or "")
+
+        video = search_pages(page, lambda v: v.get("callbackId") == request_key, provider="synthesia", what="the video")
+        return field_of(video, "id", provider="synthesia", doing=doing) if video else None
+
+    def read(self, client: ProviderClient, job_id: str) -> JobState:
+        api = self.settings.api_base_url
+        return _state(client.json("GET", f"{api}/v2/videos/{job_id}", doing=f"reading video {job_id}"))
 
 
 def _state(video: Any) -> JobState:

@@ -17,6 +17,7 @@ from openai.types.completion_usage import CompletionUsage
 from pydantic import BaseModel, Field, ValidationError
 
 from resources.errors import ConfigurationError, ProviderError
+from resources.http.checkpoint import active_checkpoint
 from resources.http.openai_api import call_openai, openai_client
 from resources.http.retry import with_retries
 from resources.records import Script, Transcript
@@ -135,16 +136,24 @@ class OpenAIRewriteEngine:
         usage: list[Usage],
         attempt: int,
     ) -> tuple[ScriptDraft | None, str, list[str]]:
-        """(parsed draft, raw answer text, problems) for one request; HTTP failures retried by with_retries."""
+        """(parsed draft, raw answer text, problems) for one request; HTTP failures retried by with_retries.
+
+        Every attempt is billed, so each is counted in the stage's checkpoint (per answer) and bounded there.
+        """
         what = f"rewrite: OpenAI {self.model} (answer {attempt}/2)"
+        checkpoint = active_checkpoint()
         try:
             completion = with_retries(
                 lambda: call_openai(
-                    lambda: client.chat.completions.parse(
-                        model=self.model,
-                        messages=messages,
-                        response_format=ScriptDraft,
-                        temperature=self.settings.temperature,
+                    lambda: checkpoint.paid(
+                        f"chat answer {attempt}/2",
+                        what,
+                        lambda: client.chat.completions.parse(
+                            model=self.model,
+                            messages=messages,
+                            response_format=ScriptDraft,
+                            temperature=self.settings.temperature,
+                        ),
                     ),
                     what=what,
                     api_key=api_key,

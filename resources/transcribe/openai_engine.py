@@ -18,6 +18,7 @@ import numpy as np
 import openai
 
 from resources.errors import ConfigurationError, InputRejected
+from resources.http.checkpoint import Checkpoint, active_checkpoint
 from resources.http.openai_api import call_openai, openai_client
 from resources.http.retry import RetrySettings, with_retries
 from resources.media.ffmpeg import FfmpegError, run_ffmpeg
@@ -224,7 +225,7 @@ class OpenAITranscriptionEngine:
                 what = f"transcribe: OpenAI {self.model} on {media_path.name}"
                 if len(chunks) > 1:
                     what += f" (piece {index + 1}/{len(chunks)})"
-                result = self._transcribe_chunk(client, api_key, chunk, workdir, what)
+                result = self._transcribe_chunk(client, api_key, chunk, workdir, what, active_checkpoint())
                 texts.append(result.text)
                 languages.append(result.language)
                 words.extend(
@@ -243,19 +244,25 @@ class OpenAITranscriptionEngine:
         )
 
     def _transcribe_chunk(
-        self, client: openai.OpenAI, api_key: str, chunk: Chunk, workdir: Path, what: str
+        self, client: openai.OpenAI, api_key: str, chunk: Chunk, workdir: Path, what: str, checkpoint: Checkpoint
     ) -> ChunkResult:
+        """One piece transcribed; every attempt is billed, so each is counted in `checkpoint` (and bounded there)."""
         upload = (chunk.path.name, chunk.path.read_bytes(), "audio/mpeg")  # bytes: the SDK can resend them
         language = self.language or openai.omit
+        request = f"transcription of {chunk.path.name} at {chunk.offset_s:g} s"
         if has_word_timestamps(self.model):
             verbose = with_retries(
                 lambda: call_openai(
-                    lambda: client.audio.transcriptions.create(
-                        file=upload,
-                        model=self.model,
-                        response_format="verbose_json",
-                        timestamp_granularities=["word", "segment"],
-                        language=language,
+                    lambda: checkpoint.paid(
+                        request,
+                        what,
+                        lambda: client.audio.transcriptions.create(
+                            file=upload,
+                            model=self.model,
+                            response_format="verbose_json",
+                            timestamp_granularities=["word", "segment"],
+                            language=language,
+                        ),
                     ),
                     what=what,
                     api_key=api_key,
@@ -274,8 +281,12 @@ class OpenAITranscriptionEngine:
             return ChunkResult(text, words, language_code(verbose.language or ""))
         plain = with_retries(
             lambda: call_openai(
-                lambda: client.audio.transcriptions.create(
-                    file=upload, model=self.model, response_format="json", language=language
+                lambda: checkpoint.paid(
+                    request,
+                    what,
+                    lambda: client.audio.transcriptions.create(
+                        file=upload, model=self.model, response_format="json", language=language
+                    ),
                 ),
                 what=what,
                 api_key=api_key,

@@ -2,13 +2,15 @@
 
 The SDK runs with its own retries off (`with_retries` is the one policy) and is created per Speaker call with
 the key read then: the SDK's `api_key` default is read from the environment when `elevenlabs` is imported, so a
-key set later would be silently ignored.
+key set later would be silently ignored. Every request is billed, so each attempt is counted in the stage's
+checkpoint (`resources.http.checkpoint`) per line, across HTTP and Dagster retries, and bounded there.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ from elevenlabs.core.api_error import ApiError
 from elevenlabs.text_to_speech.client import OMIT
 
 from resources.errors import ConfigurationError, ProviderError, RetryableError
+from resources.http.checkpoint import Checkpoint, active_checkpoint
 from resources.http.retry import RetrySettings, http_failure, with_retries
 from resources.http.secrets import redact, require_secret
 from resources.usage import priced
@@ -60,9 +63,14 @@ class ElevenLabsEngine:
 
     def synthesize(self, text: str, *, previous_text: str = "", next_text: str = "") -> SpokenLine:
         """Speak `text`; the neighbouring lines are sent as context so the cues join with natural prosody."""
+        what = f"ElevenLabs voice {self.voice_name} ({text[:40]!r})"
+        checkpoint = active_checkpoint()
+        # One paid request per line in its context: the same line between other neighbours is another request.
+        digest = hashlib.sha256("\x00".join((previous_text, text, next_text)).encode()).hexdigest()[:10]
+        request = f"tts {digest} {text[:30]!r}"
         response, samples = with_retries(
-            lambda: self._request(text, previous_text, next_text),
-            what=f"ElevenLabs voice {self.voice_name} ({text[:40]!r})",
+            lambda: self._request(checkpoint, request, what, text, previous_text, next_text),
+            what=what,
             settings=self.retry,
         )
         alignment = response.alignment or response.normalized_alignment
@@ -81,19 +89,25 @@ class ElevenLabsEngine:
             usage=priced(PROVIDER, {"characters": len(text)}),
         )
 
-    def _request(self, text: str, previous_text: str, next_text: str) -> tuple[Any, np.ndarray]:
-        """One attempt: the SDK response and its decoded samples, or a pipeline error."""
+    def _request(
+        self, checkpoint: Checkpoint, request: str, what: str, text: str, previous_text: str, next_text: str
+    ) -> tuple[Any, np.ndarray]:
+        """One attempt, counted in `checkpoint`: the SDK response and its decoded samples, or a pipeline error."""
         try:
-            response = self._client.text_to_speech.convert_with_timestamps(
-                self.voice_name,
-                text=text,
-                model_id=self.model_id,
-                voice_settings=self.voice_settings,
-                output_format=OUTPUT_FORMAT,
-                # Absent context is omitted, not sent: the SDK would put an explicit None in the JSON as null.
-                previous_text=previous_text or OMIT,
-                next_text=next_text or OMIT,
-                request_options={"max_retries": 0},
+            response = checkpoint.paid(
+                request,
+                what,
+                lambda: self._client.text_to_speech.convert_with_timestamps(
+                    self.voice_name,
+                    text=text,
+                    model_id=self.model_id,
+                    voice_settings=self.voice_settings,
+                    output_format=OUTPUT_FORMAT,
+                    # Absent context is omitted, not sent: the SDK would put an explicit None in the JSON as null.
+                    previous_text=previous_text or OMIT,
+                    next_text=next_text or OMIT,
+                    request_options={"max_retries": 0},
+                ),
             )
         except ApiError as exc:
             raise self._failure(exc) from exc

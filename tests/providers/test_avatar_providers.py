@@ -1,4 +1,5 @@
-"""Cloud avatar providers (D-ID, Synthesia, HeyGen) against local fake servers: requests, retries, fallback.
+"""Cloud avatar providers (D-ID, Synthesia, HeyGen) against local fake servers: requests, retries, fallback,
+and paid jobs made once per input (saved, resumed, looked up, bounded).
 
 The cloud engines wait on a FakeClock, which moves only when they sleep: a deadline passes after the same
 polls and backoffs on every machine, and uploads that are slow under coverage cannot eat into it.
@@ -14,19 +15,41 @@ from typing import Any
 
 import numpy as np
 import pytest
+from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, RetryPolicy, SourceAsset, materialize
 
+from pipeline_assets import stage_runtime
+from pipeline_assets.avatar import avatar_video
+from pipeline_assets.partitions import source_videos
 from resources.avatar import AvatarRenderer
 from resources.avatar.cloud import CloudAvatarEngine
 from resources.avatar.renderer import ENGINES, AvatarEngine
-from resources.errors import ConfigurationError, ProviderError
+from resources.catalog import PARTITIONS_NAME
+from resources.errors import ConfigurationError, ProviderError, RetryableError
+from resources.http.checkpoint import (
+    Checkpoint,
+    CheckpointData,
+    PaidAttemptsExhausted,
+    UnconfirmedJob,
+    checkpoint_scope,
+)
 from resources.http.deadline import FakeClock
+from resources.io_manager import JsonRecordIOManager
 from resources.media.probe import probe
+from resources.media.store import MediaStore
+from resources.records import Voiceover
+from tests.graph import assets_named
 from tests.providers.fakes.avatar_servers import FakeAvatarApi, FakeDId, FakeHeyGen, FakeSynthesia
 
 VOICE_SECONDS = 2.0
 KEYS = {"d-id": "ZGlkQGV4YW1wbGUuY29t:did-SECRET-4f1c", "synthesia": "syn-SECRET-77aa", "heygen": "hey-SECRET-19bd"}
 ENVS = {"d-id": "DID_API_KEY", "synthesia": "SYNTHESIA_API_KEY", "heygen": "HEYGEN_API_KEY"}
 FAKES: dict[str, type[FakeAvatarApi]] = {"d-id": FakeDId, "synthesia": FakeSynthesia, "heygen": FakeHeyGen}
+# Per provider: the job's name in the checkpoint, the fake's create / list / upload routes, and its job paths.
+JOB_NAMES = {"d-id": "d-id talk", "synthesia": "synthesia video", "heygen": "heygen video"}
+CREATE = {"d-id": "talks", "synthesia": "videos", "heygen": "videos"}
+LIST = {"d-id": "talks_list", "synthesia": "videos_list", "heygen": "videos_list"}
+UPLOADS = {"d-id": ["images", "audios"], "synthesia": ["script_audio"], "heygen": ["assets"]}
+JOBS_PATH = {"d-id": "/talks", "synthesia": "/v2/videos", "heygen": "/v3/videos"}
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +116,13 @@ def did() -> Iterator[FakeAvatarApi]:
         yield fake
 
 
+@pytest.fixture
+def checkpoint() -> Iterator[Checkpoint]:
+    """The checkpoint a stage would give its paid calls: kept across the renders of one test, as across retries."""
+    with checkpoint_scope(Checkpoint.in_memory()) as kept:
+        yield kept
+
+
 def assert_square_h264_aac_as_long_as_voice(path: Path) -> None:
     facts = probe(path)
     assert (facts.width, facts.height, facts.fps) == (720, 720, 25.0)
@@ -126,6 +156,7 @@ def test_did_uploads_portrait_and_voice_then_creates_and_polls_a_talk(voice: Pat
     assert (api[0].fields, api[1].fields) == (["image"], ["audio"])
     assert api[2].json["script"] == {"type": "audio", "audio_url": "s3://d-id-audios-prod/fake/voice.mp3"}
     assert api[2].json["source_url"] == "s3://d-id-images-prod/fake/presenter.png"
+    assert api[2].json["user_data"].startswith("viral-shorts-")  # the talk can be found again in GET /talks
     assert "Authorization" not in fake.requests[-1].headers  # the presigned download never gets our key
 
 
@@ -149,6 +180,7 @@ def test_synthesia_uploads_raw_mp3_to_the_upload_host_and_asks_for_a_square_vide
     assert all(r.headers["Authorization"] == KEYS["synthesia"] for r in fake.requests[:-1])  # no "Bearer"
     video = fake.requests[1].json
     assert (video["aspectRatio"], video["test"]) == ("1:1", True)
+    assert video["callbackId"].startswith("viral-shorts-")  # the video can be found again in GET /v2/videos
     scene = video["input"][0]
     assert scene["scriptAudio"] == "audio-1"
     assert scene["avatar"] == "anna_costume1_cameraA"
@@ -164,7 +196,10 @@ def test_heygen_uploads_an_asset_then_creates_a_square_720p_video(voice: Path, t
     ]  # fmt: skip
     assert all(r.headers["X-Api-Key"] == KEYS["heygen"] for r in fake.requests[:-1])
     assert fake.requests[0].fields == ["file"]
-    assert fake.requests[1].json == {
+    video = fake.requests[1].json
+    request_key = video.pop("title")
+    assert request_key.startswith("viral-shorts-") and video.pop("callback_id") == request_key  # found by title
+    assert video == {
         "type": "avatar",
         "avatar_id": "anna_costume1_cameraA",
         "audio_asset_id": "asset_1",
@@ -176,8 +211,8 @@ def test_heygen_uploads_an_asset_then_creates_a_square_720p_video(voice: Path, t
 # -- retries ------------------------------------------------------------------------------------------------
 
 
-def test_429_with_retry_after_is_waited_out_then_succeeds(
-    voice: Path, tmp_path: Path, did: FakeDId, clock: FakeClock
+def test_429_with_retry_after_is_waited_out_then_succeeds_and_counts_as_one_paid_attempt(
+    voice: Path, tmp_path: Path, did: FakeDId, clock: FakeClock, checkpoint: Checkpoint
 ) -> None:
     did.fail_next(429, {"Retry-After": "1"}, {"kind": "TooManyRequests", "description": "slow down"}, path="/talks")
     started = clock.now()
@@ -185,20 +220,26 @@ def test_429_with_retry_after_is_waited_out_then_succeeds(
     assert result.provider == "d-id"
     assert did.lines().count("POST /talks") == 2
     assert clock.now() - started >= 1.0
+    assert checkpoint.attempts("d-id talk") == 1  # the 429 was refused before any work: not paid for
+    assert "GET /talks" not in did.lines()  # a refusal is certain: nothing to look up
 
 
-def test_500_is_retried_with_backoff_then_succeeds(voice: Path, tmp_path: Path) -> None:
+def test_500_on_create_is_looked_up_then_created_again(voice: Path, tmp_path: Path, checkpoint: Checkpoint) -> None:
     with serve("heygen") as fake:
-        fake.fail_next(500, path="/v3/videos")
+        fake.fail_next(500, path="/v3/videos", method="POST")
         result = renderer("heygen", fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
     assert result.provider == "heygen"
-    assert fake.lines().count("POST /v3/videos") == 2
+    # A 500 may hide a job made before the error: the list is asked first, and has none.
+    assert fake.lines().count("POST /v3/videos") == 2 and len(fake.calls("videos_list")) == 1
+    assert checkpoint.attempts("heygen video") == 2
 
 
 # -- fallback to the offline presenter -----------------------------------------------------------------------
 
 
-def test_did_out_of_credits_402_falls_back_to_local_with_the_reason(voice: Path, tmp_path: Path, did: FakeDId) -> None:
+def test_did_out_of_credits_402_falls_back_to_local_with_the_reason(
+    voice: Path, tmp_path: Path, did: FakeDId, checkpoint: Checkpoint
+) -> None:
     did.fail_next(402, body={"kind": "InsufficientCreditsError", "description": "not enough credits"}, path="/talks")
     out = tmp_path / "a.mp4"
     result = renderer("d-id", did).render(voice_path=voice, out_path=out)
@@ -206,6 +247,7 @@ def test_did_out_of_credits_402_falls_back_to_local_with_the_reason(voice: Path,
     assert result.fallback_reason.startswith("d-id: ")
     assert "402" in result.fallback_reason and "InsufficientCreditsError" in result.fallback_reason
     assert did.lines().count("POST /talks") == 1  # permanent: not retried
+    assert checkpoint.total_attempts == 0  # refused, and the offline presenter is free
     assert_square_h264_aac_as_long_as_voice(out)
 
 
@@ -298,3 +340,160 @@ def test_the_key_never_appears_in_messages_or_in_the_result(voice: Path, tmp_pat
         renderer("d-id", did, fallback_to_local=False).render(voice_path=voice, out_path=tmp_path / "b.mp4")
     assert "PermissionError" in str(raised.value)
     assert key not in str(raised.value)
+
+
+# -- paid jobs: saved the moment they exist, polled again on retry, looked up when the answer is lost, bounded ----
+
+
+def fail_polls(fake: FakeAvatarApi, provider: str, times: int) -> None:
+    """The next `times` status reads of any job answer 500 (the job itself is fine)."""
+    fake.fail_next(500, path=f"{JOBS_PATH[provider]}/", method="GET", times=times)
+
+
+@pytest.mark.parametrize("provider", ["d-id", "synthesia", "heygen"])
+def test_a_retry_after_the_job_was_created_polls_that_job_and_uploads_nothing_again(
+    provider: str, voice: Path, tmp_path: Path, checkpoint: Checkpoint
+) -> None:
+    with serve(provider) as fake:
+        fail_polls(fake, provider, times=4)  # one whole round of HTTP retries: the step fails and is retried
+        with pytest.raises(RetryableError, match="gave up after 4 attempts"):
+            renderer(provider, fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+        result = renderer(provider, fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert result.provider == provider
+    assert len(fake.calls(CREATE[provider])) == 1
+    assert all(len(fake.calls(upload)) == 1 for upload in UPLOADS[provider])
+    [job_id] = fake.jobs
+    assert checkpoint.job(JOB_NAMES[provider]).job_id == job_id
+    assert checkpoint.attempts(JOB_NAMES[provider]) == 1
+
+
+@pytest.mark.parametrize("provider", ["d-id", "synthesia", "heygen"])
+def test_a_lost_create_answer_is_found_in_the_providers_list_and_not_created_again(
+    provider: str, voice: Path, tmp_path: Path, checkpoint: Checkpoint
+) -> None:
+    with serve(provider) as fake:
+        fake.lose_next_answer(JOBS_PATH[provider])  # the job is made; the connection drops before its answer
+        result = renderer(provider, fake).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert (result.provider, result.fallback_reason) == (provider, "")
+    assert len(fake.calls(CREATE[provider])) == 1 and len(fake.calls(LIST[provider])) == 1
+    [job_id] = fake.jobs
+    assert checkpoint.job(JOB_NAMES[provider]).job_id == job_id
+    assert checkpoint.attempts(JOB_NAMES[provider]) == 1  # the lost answer was paid for, once
+    assert_square_h264_aac_as_long_as_voice(tmp_path / "a.mp4")
+
+
+def test_a_lost_create_answer_the_list_cannot_confirm_stops_as_unconfirmed_until_it_can(
+    voice: Path, tmp_path: Path, did: FakeDId, checkpoint: Checkpoint
+) -> None:
+    did.lose_next_answer("/talks")
+    did.fail_next(403, body={"kind": "PermissionError", "description": "no list access"}, path="/talks", method="GET")
+    with pytest.raises(UnconfirmedJob) as stopped:  # not hidden by the fallback: a paid talk may be running
+        renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    message = str(stopped.value)
+    job = checkpoint.job("d-id talk")
+    assert job.state == "unconfirmed" and job.request_key in message
+    assert "dashboard" in message and "user_data" in message and checkpoint.where in message
+    assert len(did.calls("talks")) == 1 and not (tmp_path / "a.mp4").exists()
+
+    # Re-executed once the list answers again: the talk is found and used, still not created twice.
+    result = renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert result.provider == "d-id"
+    assert len(did.calls("talks")) == 1
+    assert checkpoint.job("d-id talk").job_id == "tlk_3"
+
+
+def test_the_paid_attempt_bound_stops_a_create_that_keeps_failing_across_retries(
+    voice: Path, tmp_path: Path, did: FakeDId, checkpoint: Checkpoint
+) -> None:
+    did.fail_next(500, path="/talks", method="POST", times=50)
+    with pytest.raises(RetryableError):  # the first step attempt: 4 HTTP tries, each looked up before the next
+        renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert len(did.calls("talks")) == 4
+    with pytest.raises(PaidAttemptsExhausted, match=r"already sent 4 times .*max_paid_attempts=4.* delete "):
+        renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "a.mp4")  # a Dagster retry
+    assert len(did.calls("talks")) == 4
+    assert checkpoint.total_attempts == 4
+
+
+def test_a_job_the_provider_failed_is_forgotten_so_the_next_attempt_creates_a_new_one(
+    voice: Path, tmp_path: Path, did: FakeDId, checkpoint: Checkpoint
+) -> None:
+    did.outcome = "error"
+    assert renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "a.mp4").provider == "local"
+    assert checkpoint.job("d-id talk").job_id == ""
+    did.outcome = "done"
+    assert renderer("d-id", did).render(voice_path=voice, out_path=tmp_path / "b.mp4").provider == "d-id"
+    assert len(did.calls("talks")) == 2
+    assert len(did.calls("audios")) == 1  # the upload is kept for the new talk
+
+
+KEY = "file-avatar-retry"
+
+
+def materialize_avatar(
+    stage: AssetsDefinition, tmp_path: Path, voice: Path, avatar: AvatarRenderer
+) -> tuple[ExecuteInProcessResult, Path]:
+    """Materialize the avatar stage for KEY as Dagster runs it (a stored voiceover upstream); the media root."""
+    store = MediaStore(root=str(tmp_path / "media"))
+    voice_uri = store.put_file(voice, f"media/{KEY}/voiceover/test/voiceover.wav")
+    record = Voiceover(uri=voice_uri, duration_s=VOICE_SECONDS, sample_rate=22050, cues=[], provider="test", voice="t")
+    store.write_text(f"records/voiceover/{KEY}.json", record.model_dump_json())
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(PARTITIONS_NAME, [KEY])
+    result = materialize(
+        [stage, SourceAsset("voiceover", partitions_def=source_videos)],
+        partition_key=KEY,
+        instance=instance,
+        resources={
+            "media_store": store,
+            "io_manager": JsonRecordIOManager(media_store=store),
+            "avatar_renderer": avatar,
+        },
+        raise_on_error=False,
+    )
+    return result, tmp_path / "media"
+
+
+def event_types(result: ExecuteInProcessResult) -> list[str]:
+    return [event.event_type_value for event in result.all_events]
+
+
+def test_a_dagster_step_retry_polls_the_job_the_first_attempt_created(
+    voice: Path, tmp_path: Path, did: FakeDId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real thing: the avatar stage materialized by Dagster, its first attempt failing after the talk exists."""
+    monkeypatch.setattr(stage_runtime, "STAGE_RETRY_POLICY", RetryPolicy(max_retries=1))  # at once, not after 5 s
+    fail_polls(did, "d-id", times=4)
+
+    [stage] = assets_named("avatar_video")
+    result, media = materialize_avatar(stage, tmp_path, voice, renderer("d-id", did))
+
+    assert result.success and event_types(result).count("STEP_UP_FOR_RETRY") == 1
+    assert len(did.calls("talks")) == 1 and len(did.calls("audios")) == 1
+    (materialization,) = result.asset_materializations_for_node("avatar_video")
+    assert materialization.metadata["provider"].value == "d-id"
+    assert materialization.metadata["paid_attempts"].value == 1
+    assert materialization.metadata["provider_jobs"].value == "d-id talk tlk_3"
+    [stored] = media.rglob("checkpoint.json")
+    assert stored.parent.parent.name == "avatar_video"  # stored with the stage's output, under its input hash
+    saved = CheckpointData.model_validate_json(stored.read_text())
+    assert saved.attempts == {"d-id talk": 1} and saved.jobs["d-id talk"].job_id == "tlk_3"
+
+
+def test_a_stage_defined_with_its_own_bound_stops_there_and_dagster_does_not_retry_it(
+    voice: Path, tmp_path: Path, did: FakeDId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stage_runtime, "STAGE_RETRY_POLICY", RetryPolicy(max_retries=3))
+    did.fail_next(500, path="/talks", method="POST", times=20)
+
+    stage = avatar_video.asset(pool="d_id", provider="d-id", max_paid_attempts=1)
+    result, _ = materialize_avatar(stage, tmp_path, voice, renderer("d-id", did))
+
+    assert not result.success and "STEP_UP_FOR_RETRY" not in event_types(result)
+    [failure] = [event.step_failure_data for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    assert failure.user_failure_data is not None  # a Failure that forbids retries, naming the stage and the bound
+    assert str(failure.user_failure_data.description).startswith(
+        f"avatar_video[{KEY}]: d-id: creating the talk: already sent 1 times for this input (max_paid_attempts=1"
+    )
+    assert len(did.calls("talks")) == 1  # one create, looked up once after its 500, and no second one
+    assert stage.metadata_by_key[stage.key]["max_paid_attempts"] == 1  # the bound, as the UI shows it

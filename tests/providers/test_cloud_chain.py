@@ -130,6 +130,22 @@ def test_every_cloud_stage_records_usage_and_the_short_totals_it(cloud_run: Clou
     assert float(short_mat.metadata["video_cost_usd"].value) == pytest.approx(sum(costs.values()), abs=1e-5)  # type: ignore[arg-type]
 
 
+def test_every_cloud_stage_reports_its_paid_attempts_and_the_avatar_its_job(cloud_run: CloudRun) -> None:
+    def metadata(node: str) -> dict[str, object]:
+        (mat,) = cloud_run.result.asset_materializations_for_node(node)
+        return {key: value.value for key, value in mat.metadata.items()}
+
+    voice = cloud_run.result.output_for_node("voiceover")
+    assert metadata("transcript")["paid_attempts"] == 1  # one upload, answered the first time
+    assert metadata("script")["paid_attempts"] == 1
+    assert metadata("voiceover")["paid_attempts"] == len(voice.cues)  # one request per line
+    avatar = metadata("avatar_video")
+    assert avatar["paid_attempts"] == 1 and avatar["provider_jobs"] == "d-id talk tlk_3"
+    assert "paid_attempts" not in metadata("short_video")  # ffmpeg is free
+    checkpoints = sorted(path.parent.parent.name for path in cloud_run.data.rglob("checkpoint.json"))
+    assert checkpoints == ["avatar_video", "script", "transcript", "voiceover"]
+
+
 def test_no_secret_in_logs_event_metadata_or_stored_records(
     cloud_run: CloudRun, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from resources.errors import ConfigurationError, ProviderError, RetryableError
+from resources.http.checkpoint import Checkpoint, PaidAttemptsExhausted, checkpoint_scope
 from resources.http.retry import RetrySettings
 from resources.media.probe import probe
 from resources.voice import Speaker
@@ -37,6 +38,13 @@ def fake(server: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> FakeElevenL
     server.with_alignment = True
     monkeypatch.setenv("ELEVENLABS_API_KEY", KEY)
     return server
+
+
+@pytest.fixture
+def checkpoint() -> Iterator[Checkpoint]:
+    """The checkpoint a stage would give its paid calls: kept across the calls of one test, as across retries."""
+    with checkpoint_scope(Checkpoint.in_memory()) as kept:
+        yield kept
 
 
 def speaker(fake: FakeElevenLabs, **overrides: object) -> Speaker:
@@ -177,6 +185,43 @@ def test_unreachable_host_is_retryable(fake: FakeElevenLabs) -> None:
     )
     with pytest.raises(RetryableError, match=r"ElevenLabs unreachable at http://127\.0\.0\.1:9: ConnectError"):
         engine.synthesize("hello")
+
+
+def test_every_line_is_one_paid_attempt_and_a_429_is_not_counted(
+    fake: FakeElevenLabs, tmp_path: Path, checkpoint: Checkpoint
+) -> None:
+    fake.fail_next(429, {"Retry-After": "0"}, {"detail": {"status": "too_many_concurrent_requests", "message": "busy"}})
+    speaker(fake).speak(LINES, tmp_path / "v.wav")
+    assert len(fake.tts_requests()) == len(LINES) + 1
+    assert checkpoint.total_attempts == len(LINES)
+    assert all(count == 1 for count in checkpoint.data.attempts.values())
+
+
+def test_the_paid_attempt_bound_stops_a_line_that_keeps_failing(
+    fake: FakeElevenLabs, tmp_path: Path, checkpoint: Checkpoint
+) -> None:
+    for _ in range(12):
+        fake.fail_next(500, {"Retry-After": "0"}, {"detail": "internal error"})
+    with pytest.raises(RetryableError, match="gave up after 4 attempts"):
+        speaker(fake).speak(LINES[:1], tmp_path / "v.wav")
+    with pytest.raises(PaidAttemptsExhausted, match=r"already sent 4 times .*max_paid_attempts=4"):
+        speaker(fake).speak(LINES[:1], tmp_path / "v.wav")  # what a Dagster retry of the step would do
+    assert len(fake.tts_requests()) == 4
+
+
+def test_an_unreachable_host_is_not_counted_as_a_paid_attempt(fake: FakeElevenLabs, checkpoint: Checkpoint) -> None:
+    from resources.voice.elevenlabs_engine import ElevenLabsEngine
+
+    engine = ElevenLabsEngine(
+        voice_id="VOICE123",
+        model_id="eleven_multilingual_v2",
+        voice_settings=elevenlabs.VoiceSettings(stability=0.5),
+        base_url="http://127.0.0.1:9",  # discard port: nothing listens
+        retry=RetrySettings(attempts=2, base_delay_s=0.0),
+    )
+    with pytest.raises(RetryableError):
+        engine.synthesize("hello")
+    assert checkpoint.total_attempts == 0
 
 
 def test_usage_counts_the_characters_spoken_and_their_cost(fake: FakeElevenLabs, tmp_path: Path) -> None:

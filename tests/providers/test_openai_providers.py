@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from resources.errors import ConfigurationError, ProviderError, RetryableError
+from resources.http.checkpoint import Checkpoint, PaidAttemptsExhausted, checkpoint_scope
 from resources.http.openai_api import call_openai, openai_client
 from resources.records import Transcript, Word
 from resources.rewrite import Rewriter
@@ -31,6 +32,19 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server:
         monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
         yield server
+
+
+@pytest.fixture
+def checkpoint() -> Iterator[Checkpoint]:
+    """The checkpoint a stage would give its paid calls: kept across the calls of one test, as across retries."""
+    with checkpoint_scope(Checkpoint.in_memory()) as kept:
+        yield kept
+
+
+def fail_always(fake: FakeOpenAI, path: str, times: int = 12) -> None:
+    """500s on `path`; `retry-after: 0` so the retries do not wait (the bound, not the clock, is under test)."""
+    for _ in range(times):
+        fake.fail_next(500, headers={"retry-after": "0"}, path=path)
 
 
 def transcriber(fake: FakeOpenAI, **overrides: object) -> Transcriber:
@@ -109,6 +123,31 @@ def test_slow_answer_times_out_and_is_retried(fake: FakeOpenAI, sample_video: Pa
     transcript = transcriber(fake, timeout_s=2.0).transcribe(sample_video)
 
     assert transcript.words and len(fake.requests_to("/audio/transcriptions")) == 2
+
+
+def test_a_rate_limited_transcription_is_one_paid_attempt(
+    fake: FakeOpenAI, sample_video: Path, checkpoint: Checkpoint
+) -> None:
+    fake.fail_next(429, message="Rate limit reached", type="requests", headers={"retry-after": "0"})
+
+    transcriber(fake).transcribe(sample_video)
+
+    assert len(fake.requests_to("/audio/transcriptions")) == 2
+    assert checkpoint.total_attempts == 1  # the 429 was turned away before any work: not billed
+
+
+def test_transcription_attempts_are_bounded_across_http_and_step_retries(
+    fake: FakeOpenAI, sample_video: Path, checkpoint: Checkpoint
+) -> None:
+    fail_always(fake, "/audio/transcriptions")
+
+    with pytest.raises(RetryableError, match="gave up after 4 attempts"):
+        transcriber(fake).transcribe(sample_video)
+    with pytest.raises(PaidAttemptsExhausted, match=r"transcribe: .*already sent 4 times.*max_paid_attempts=4"):
+        transcriber(fake).transcribe(sample_video)  # what a Dagster retry of the step would do
+
+    assert len(fake.requests_to("/audio/transcriptions")) == 4
+    assert checkpoint.total_attempts == 4
 
 
 def test_bad_request_fails_at_once_with_the_providers_message(fake: FakeOpenAI, sample_video: Path) -> None:
@@ -194,6 +233,26 @@ def test_refusal_is_asked_again_once_with_the_reason_then_succeeds(fake: FakeOpe
     assert len(script.usage) == 2
 
 
+def test_each_rewrite_answer_is_counted_as_its_own_paid_request(fake: FakeOpenAI, checkpoint: Checkpoint) -> None:
+    fake.chat_next(refusal="I can't help with that request.")
+
+    rewriter(fake).rewrite(source_transcript())
+
+    assert checkpoint.data.attempts == {"chat answer 1/2": 1, "chat answer 2/2": 1}
+
+
+def test_the_paid_attempt_bound_cuts_the_rewrite_retries_short(fake: FakeOpenAI) -> None:
+    fail_always(fake, "/chat/completions")
+
+    with (
+        checkpoint_scope(Checkpoint.in_memory(max_paid_attempts=2)),
+        pytest.raises(PaidAttemptsExhausted, match=r"rewrite: .*already sent 2 times.*delete "),
+    ):
+        rewriter(fake).rewrite(source_transcript())
+
+    assert len(fake.requests_to("/chat/completions")) == 2
+
+
 def test_invalid_answer_twice_fails_naming_what_was_wrong(fake: FakeOpenAI) -> None:
     fake.chat_next(content='{"title": "cut off')
     fake.chat_next(content={"title": "No body"})
@@ -264,3 +323,16 @@ def test_connection_refused_is_retryable(monkeypatch: pytest.MonkeyPatch) -> Non
 
     with pytest.raises(RetryableError, match="could not reach the OpenAI endpoint"):
         call_openai(lambda: client.models.list(), what="test", api_key=key)
+
+
+def test_a_refused_connection_is_not_counted_as_a_paid_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-anything")
+    with FakeOpenAI() as server:
+        base_url = server.base_url  # a port that is closed once the server stops
+    client, key = openai_client(api_key_env="OPENAI_API_KEY", base_url=base_url, timeout_s=2, stage="rewrite")
+    checkpoint = Checkpoint.in_memory()
+
+    with pytest.raises(RetryableError):
+        call_openai(lambda: checkpoint.paid("list", "test", lambda: client.models.list()), what="test", api_key=key)
+
+    assert checkpoint.total_attempts == 0  # nothing left this machine

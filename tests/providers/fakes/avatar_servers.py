@@ -1,9 +1,11 @@
 """Local fakes of the D-ID, Synthesia and HeyGen avatar APIs: real HTTP servers on 127.0.0.1.
 
 Each fake checks the provider's exact auth header, answers with the documented JSON shapes, moves jobs
-through their states over successive polls, serves a real MP4 (made once per session with ffmpeg) from
+through their states over successive polls, lists its jobs with the client-side id each was created with (D-ID
+`user_data`, Synthesia `callbackId`, HeyGen `title`), serves a real MP4 (made once per session with ffmpeg) from
 an unauthenticated "presigned" download path, and records every request for assertions.
-Failures are scripted: `fail_next(status, headers, body)`, `outcome = "error" | "rejected" | "never"`.
+Failures are scripted: `fail_next(status, headers, body)`, `lose_next_answer(path)` (the job is made, its answer
+dropped), `outcome = "error" | "rejected" | "never"`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import itertools
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,6 +45,17 @@ def result_video() -> bytes:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@dataclass
+class AvatarFault(Fault):
+    """A scripted answer for requests whose path starts with `route` (and of `method`, when given).
+
+    `after_processing` (with `drop`): the fake does the work (a job is created) and then drops the answer.
+    """
+
+    method: str | None = None
+    after_processing: bool = False
+
+
 class Recorded(base.Recorded):
     @property
     def fields(self) -> list[str]:
@@ -64,16 +78,28 @@ class FakeAvatarApi(FakeServer[Recorded]):
         self.polls_until_done = polls_until_done
         self.outcome = "done"  # or "error", "rejected", "never"
         self.polls: dict[str, int] = {}
-        self.faults: Faults[Fault] = Faults()
+        self.jobs: dict[str, dict[str, Any]] = {}  # job id -> what the create set on it, in creation order
+        self.faults: Faults[AvatarFault] = Faults()
         self._ids = itertools.count(1)
 
     # -- scripting and assertions ----------------------------------------------------------------------
     def fail_next(
-        self, status: int, headers: dict[str, str] | None = None, body: Any = None, *, path: str | None = None
+        self,
+        status: int,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        *,
+        path: str | None = None,
+        method: str | None = None,
+        times: int = 1,
     ) -> None:
-        """Answer the next API request (whose path starts with `path`, if given) with this failure."""
+        """Answer the next `times` API requests (whose path starts with `path`, of `method`, if given) with this."""
         body = body if body is not None else self.error_body(f"scripted {status}")
-        self.faults.add(Fault(path, status, body, headers or {}))
+        self.faults.add(AvatarFault(path, status, body, headers or {}, times=times, method=method))
+
+    def lose_next_answer(self, path: str, method: str = "POST") -> None:
+        """Do the next such request's work (create the job), then drop the connection without answering."""
+        self.faults.add(AvatarFault(path, status=None, drop=True, method=method, after_processing=True))
 
     def lines(self, host: str | None = None) -> list[str]:
         """'METHOD /path' of every request so far (optionally of one host), in order."""
@@ -100,18 +126,37 @@ class FakeAvatarApi(FakeServer[Recorded]):
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"
 
-    def new_job(self, prefix: str) -> str:
+    def new_job(self, prefix: str, **fields: Any) -> str:
+        """A new job (its polls counted from 0); `fields` are what the create set on it (shown when listed)."""
         job_id = self.new_id(prefix)
-        self.polls[job_id] = 0
+        with self.lock:
+            self.polls[job_id] = 0
+            self.jobs[job_id] = fields
         return job_id
 
     def status_of(self, job_id: str, final: dict[str, str]) -> str:
         """Count a poll of `job_id`: a pending status until `polls_until_done` polls, then the outcome's status."""
         with self.lock:
-            self.polls[job_id] = polls = self.polls.get(job_id, 0) + 1
+            self.polls[job_id] = self.polls.get(job_id, 0) + 1
+        return self.current_status(job_id)
+
+    def current_status(self, job_id: str) -> str:
+        """The job's status after the polls so far (a listing does not count as a poll)."""
+        polls = max(1, self.polls.get(job_id, 0))
         if self.outcome == "never" or polls < self.polls_until_done:
             return self.pending_statuses[min(polls - 1, len(self.pending_statuses) - 1)]
-        return final[self.outcome]
+        return self.final[self.outcome]
+
+    def listed(self, request: Recorded, *, offset: int) -> tuple[list[Any], int | None]:
+        """One page of the jobs, newest first: the jobs from `offset` (at most `limit`), and the next offset."""
+        limit = int(request.query.get("limit") or 100)
+        with self.lock:
+            newest_first = [
+                {**FakeAvatarApi.job(self, job_id, self.current_status(job_id)), **fields}
+                for job_id, fields in reversed(self.jobs.items())
+            ]
+        page = newest_first[offset : offset + limit]
+        return page, offset + limit if offset + limit < len(newest_first) else None
 
     def result_url(self, job_id: str) -> str:
         return f"{self.base_url}/results/{job_id}.mp4"
@@ -132,7 +177,12 @@ class FakeAvatarApi(FakeServer[Recorded]):
             return self.dispatch(request)
         if not self.authorized(request):
             return self.error(401, "missing or malformed credentials")
-        fault = self.faults.take(where=lambda f: f.route is None or request.path.startswith(f.route))
+        fault = self.faults.take(
+            where=lambda f: (f.route is None or request.path.startswith(f.route)) and f.method in (None, request.method)
+        )
+        if fault is not None and fault.after_processing and request.route:
+            self.dispatch(request)  # the work is done; only its answer never arrives
+            return None
         if fault is not None:
             return fault.reply()
         if not request.route:
@@ -182,9 +232,21 @@ class FakeDId(FakeAvatarApi):
         )
         if not valid:
             return self.error(400, "Failed to validate script", "BadRequestError")
-        talk_id = self.new_job("tlk_")
+        user_data = create.get("user_data")
+        if user_data is not None and not (isinstance(user_data, str) and 1 <= len(user_data) <= 1000):
+            return self.error(400, "user_data must be a string of 1 to 1000 characters", "ValidationError")
+        talk_id = self.new_job("tlk_", **({"user_data": user_data} if user_data is not None else {}))
         body = {"id": talk_id, "object": "talk", "created_by": "fake", "created_at": "2026-01-01T00:00:00Z"}
         return Reply(201, {**body, "status": "created"})
+
+    @route("talks_list", "GET", "/talks")
+    def _talks(self, request: Recorded) -> Reply:
+        """`GET /talks?limit=&token=`: `{"talks": [...], "token": <next page>}` (no token on the last page)."""
+        token = request.query.get("token", "")
+        if token and not token.isdigit():
+            return self.error(400, "invalid pagination token", "BadRequestError")
+        talks, next_offset = self.listed(request, offset=int(token or 0))
+        return Reply(200, {"talks": talks, **({"token": str(next_offset)} if next_offset is not None else {})})
 
     @route("talk", "GET", r"/talks/(?P<job_id>[\w-]+)")
     def _talk(self, request: Recorded) -> Reply:
@@ -242,8 +304,20 @@ class FakeSynthesia(FakeAvatarApi):
             return Reply(400, {"error": "invalid input", "context": f"missing {missing} or unknown scriptAudio"})
         if video.get("aspectRatio") not in ("16:9", "9:16", "1:1", "4:5", "5:4"):
             return self.error(400, "invalid aspectRatio")
-        video_id = self.new_job("vid-")
+        callback_id = video.get("callbackId")
+        if callback_id is not None and not isinstance(callback_id, str):
+            return self.error(400, "callbackId must be a string")
+        video_id = self.new_job("vid-", **({"callbackId": callback_id} if callback_id is not None else {}))
         return Reply(201, {"id": video_id, "status": "in_progress", "createdAt": 1767225600, **video})
+
+    @route("videos_list", "GET", "/v2/videos", host="api")
+    def _videos(self, request: Recorded) -> Reply:
+        """`GET /v2/videos?limit=&offset=`: `{"videos": [...], "nextOffset": <next page>}` (none on the last)."""
+        offset = request.query.get("offset", "0")
+        if not offset.isdigit():
+            return self.error(400, "offset must be a non-negative integer")
+        videos, next_offset = self.listed(request, offset=int(offset))
+        return Reply(200, {"videos": videos, **({"nextOffset": next_offset} if next_offset is not None else {})})
 
     @route("video", "GET", r"/v2/videos/(?P<job_id>[\w-]+)", host="api")
     def _video(self, request: Recorded) -> Reply:
@@ -290,8 +364,24 @@ class FakeHeyGen(FakeAvatarApi):
             return self.error(400, "avatar_id is required", "invalid_parameter")
         if video.get("audio_asset_id") not in self.asset_ids:
             return self.error(400, "unknown audio_asset_id", "invalid_parameter")
-        video_id = self.new_job("video_")
+        if not all(isinstance(video.get(key, ""), str) for key in ("title", "callback_id")):
+            return self.error(400, "title and callback_id must be strings", "invalid_parameter")
+        video_id = self.new_job("video_", **({"title": video["title"]} if "title" in video else {}))
         return Reply(200, {"data": {"video_id": video_id, "status": "waiting"}})
+
+    @route("videos_list", "GET", "/v3/videos")
+    def _videos(self, request: Recorded) -> Reply:
+        """`GET /v3/videos?limit=&token=&title=`: `{"data": [...], "has_more", "next_token"}`; `title` filters by
+        substring."""
+        token = request.query.get("token", "")
+        if token and not token.isdigit():
+            return self.error(400, "invalid token", "invalid_parameter")
+        videos, next_offset = self.listed(request, offset=int(token or 0))
+        title = request.query.get("title")
+        if title:
+            videos = [video for video in videos if title in str(video.get("title", ""))]
+        more = next_offset is not None
+        return Reply(200, {"data": videos, "has_more": more, "next_token": str(next_offset) if more else None})
 
     @route("video", "GET", r"/v3/videos/(?P<job_id>[\w-]+)")
     def _video(self, request: Recorded) -> Reply:
