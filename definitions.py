@@ -128,7 +128,12 @@ STAGES = (source_video, transcript, script, voiceover, avatar_video, short_video
 def build_assets(settings: PipelineSettings) -> list[AssetsDefinition]:
     """Every asset: the stages, each in the pool of its configured provider, the posts and the approval."""
     pools, providers = stage_pools(settings), settings.stage_providers()
-    stages = [stage.asset(pool=pools[stage.name], provider=providers[stage.name]) for stage in STAGES]
+    stages = [
+        stage.asset(
+            pool=pools[stage.name], provider=providers[stage.name], max_paid_attempts=settings.max_paid_attempts
+        )
+        for stage in STAGES
+    ]
     return [*stages, *post_assets, short_approval]
 
 

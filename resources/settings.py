@@ -47,6 +47,9 @@ class PipelineSettings(BaseModel):
     avatar_id: str = Field(default="", description="Synthesia / HeyGen avatar id (the presenter template).")
     presenter_image: str = Field(default="", description="D-ID portrait (file or https URL); empty = drawn.")
     avatar_timeout_s: float = 900.0
+    max_paid_attempts: int = Field(
+        default=4, ge=1, description="Sends of one paid request per stage input, across HTTP and Dagster retries."
+    )
     step_execution: Literal["multiprocess", "in_process"] = Field(
         default="multiprocess",
         description="multiprocess: each step in its own process (parallel publishes, crash isolation); in_process: "

@@ -105,3 +105,10 @@ def test_launch_config_keeps_its_safe_choices() -> None:
         "loggers": {"json": {"config": {"log_level": "INFO"}}},
     }  # fmt: skip
     assert process_config(job.run_config_schema.config_type, choices).success
+
+
+def test_the_paid_attempts_bound_comes_from_the_settings() -> None:
+    from tests.graph import assets_named
+
+    (transcript,) = assets_named("transcript", settings=PipelineSettings.from_env({"SHORTS_MAX_PAID_ATTEMPTS": "2"}))
+    assert transcript.metadata_by_key[transcript.key]["max_paid_attempts"] == 2
