@@ -10,9 +10,16 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-import httpx
-
-from cli.webserver import TIMEOUT_S, add_url_argument, check_reachable, graphql_call
+from cli.webserver import (
+    Login,
+    add_login_argument,
+    add_url_argument,
+    base_url,
+    check_reachable,
+    graphql_call,
+    login_from,
+    webserver_client,
+)
 from resources.catalog import DEFAULT_UI_URL, STAGES, chain_assets
 from resources.errors import InputRejected, PipelineError
 from resources.partition_keys import validate_partition_key
@@ -44,8 +51,12 @@ def launch_backfill(
     assets: list[str] | None = None,
     url: str = DEFAULT_UI_URL,
     title: str = "",
+    login: Login | None = None,
 ) -> Backfill:
-    """Backfill `assets` (default: the whole chain) for `partition_keys` (None: every partition)."""
+    """Backfill `assets` (default: the whole chain) for `partition_keys` (None: every partition).
+
+    `login`: the proxy's, when `url` is the production address (deploy/README.md).
+    """
     known = chain_assets()
     assets = list(assets or known)
     unknown = sorted(set(assets) - set(known))
@@ -61,8 +72,8 @@ def launch_backfill(
         if not partition_keys:
             raise InputRejected("no partition keys given; name some, or use --all for every partition")
         params["partitionNames"] = [validate_partition_key(key) for key in partition_keys]
-    base = url.rstrip("/")
-    with httpx.Client(base_url=base, timeout=TIMEOUT_S) as client:
+    base = base_url(url)
+    with webserver_client(base, login) as client:
         check_reachable(client, base)
         result = graphql_call(client, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] == "LaunchBackfillSuccess":
@@ -86,6 +97,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--title", default="", help="shown on the UI's Backfills page")
     add_url_argument(parser)
+    add_login_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -94,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     if args.all == bool(args.partitions):
         raise InputRejected("give partition keys or --all (not both)")
     assets = [name.strip() for name in args.assets.split(",") if name.strip()] or None
-    done = launch_backfill(None if args.all else args.partitions, assets=assets, url=args.url, title=args.title)
+    done = launch_backfill(
+        None if args.all else args.partitions,
+        assets=assets,
+        url=args.url,
+        title=args.title,
+        login=login_from(args.user),
+    )
     print(f"backfill {done.backfill_id} launched: {done.url}")
     return 0

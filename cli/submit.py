@@ -3,6 +3,7 @@
 It goes through the webserver's GraphQL API, the same path as the UI (add the partition, launch the job), so
 the run is queued, launched and shown exactly like one started by hand. The source is registered in the
 MediaStore of *this* process's settings: the webserver must share them (same `SHORTS_DATA_DIR` or S3 bucket).
+Through the production proxy: `--user` (or SHORTS_UI_USER) and the password in SHORTS_UI_PASSWORD.
 """
 
 from __future__ import annotations
@@ -14,7 +15,19 @@ from urllib.parse import urlparse
 
 import httpx
 
-from cli.webserver import REPOSITORY_SELECTOR, TIMEOUT_S, add_url_argument, check_reachable, graphql_call
+from cli.webserver import (
+    REPOSITORY_SELECTOR,
+    TIMEOUT_S,
+    Login,
+    add_login_argument,
+    add_url_argument,
+    base_url,
+    check_reachable,
+    client_options,
+    graphql_call,
+    login_from,
+    webserver_client,
+)
 from resources.catalog import (
     DEFAULT_UI_URL,
     LOCATION_NAME,
@@ -77,12 +90,17 @@ def normalize_source(source: str) -> str:
     return str(path)
 
 
-def submit_source(source: str, *, url: str = DEFAULT_UI_URL, reason: str = "manual") -> Submission:
-    """Register `source`, add its partition and launch `short_pipeline_job` for it unless it already has a run."""
+def submit_source(
+    source: str, *, url: str = DEFAULT_UI_URL, reason: str = "manual", login: Login | None = None
+) -> Submission:
+    """Register `source`, add its partition and launch `short_pipeline_job` for it unless it already has a run.
+
+    `login`: the proxy's, when `url` is the production address (deploy/README.md).
+    """
     source = normalize_source(source)
     key = validate_partition_key(key_for_source(source))
-    base = url.rstrip("/")
-    with httpx.Client(base_url=base, timeout=TIMEOUT_S) as client:
+    base = base_url(url)
+    with webserver_client(base, login) as client:
         check_reachable(client, base)
         register_source(
             MediaStore.from_settings(PipelineSettings.from_env()),
@@ -93,13 +111,13 @@ def submit_source(source: str, *, url: str = DEFAULT_UI_URL, reason: str = "manu
         if existing is not None:
             run_id, status = existing
             return Submission(key, run_id, launched=False, status=status, run_url=f"{base}/runs/{run_id}")
-    run_id = _launch(base, key)
+    run_id = _launch(base, key, login)
     return Submission(key, run_id, launched=True, status="QUEUED", run_url=f"{base}/runs/{run_id}")
 
 
-def submit(source: str, *, url: str = DEFAULT_UI_URL, reason: str = "manual") -> str:
+def submit(source: str, *, url: str = DEFAULT_UI_URL, reason: str = "manual", login: Login | None = None) -> str:
     """Submit one video URL or file to a running webserver; return the id of its (new or existing) run."""
-    return submit_source(source, url=url, reason=reason).run_id
+    return submit_source(source, url=url, reason=reason, login=login).run_id
 
 
 def _add_partition(client: httpx.Client, key: str) -> None:
@@ -126,8 +144,9 @@ def _latest_run(client: httpx.Client, key: str) -> tuple[str, str] | None:
     return (str(runs[0]["runId"]), str(runs[0]["status"])) if runs else None
 
 
-def _launch(base: str, key: str) -> str:
+def _launch(base: str, key: str, login: Login | None) -> str:
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+    from gql.transport.httpx import HTTPXTransport
 
     parsed = urlparse(base)
     client = DagsterGraphQLClient(
@@ -136,6 +155,8 @@ def _launch(base: str, key: str) -> str:
         use_https=parsed.scheme == "https",
         path_prefix=parsed.path,
         timeout=int(TIMEOUT_S),
+        # The same httpx options as every other call (login, client header, TLS), not a second HTTP stack.
+        transport=HTTPXTransport(url=f"{base}/graphql", **client_options(login)),
     )
     try:
         return client.submit_job_execution(
@@ -155,13 +176,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("source", help="video URL or local file")
     add_url_argument(parser)
+    add_login_argument(parser)
     parser.add_argument("--reason", default="manual", help="why this video was chosen (stored with the source)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """0 when a run was launched or already exists (PipelineError otherwise)."""
-    done = submit_source(args.source, url=args.url, reason=args.reason)
+    done = submit_source(args.source, url=args.url, reason=args.reason, login=login_from(args.user))
     if done.launched:
         print(f"partition {done.partition_key}: launched run {done.run_id}: {done.run_url}")
     else:

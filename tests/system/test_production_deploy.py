@@ -2,34 +2,30 @@
 
 The compose file, instance config, Caddyfile and Dockerfile must agree with each other and with the code:
 the compose file follows the Compose Specification's schema, every command parses with the real CLI, every
-variable is documented, the instance loads against the local PostgreSQL and an S3 endpoint, and the proxy (the
-real Caddy binary) refuses anyone without the password.
+variable is documented, the instance loads against the local PostgreSQL and an S3 endpoint, the networks keep run
+containers and the code server away from the webserver, and the proxy (the real Caddy binary) refuses anyone
+without the password. What the proxy refuses from logged-in browsers: test_proxy_guard.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
-import socket
-import ssl
 import subprocess
 import threading
-import time
 from copy import deepcopy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import click
-import httpx
 import pytest
 import yaml
 
 from resources.settings import ENV_PREFIX, PipelineSettings
-from tests.system.local_servers import free_port
+from tests.system.proxy import CADDY, bcrypt_hash, running_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -163,6 +159,60 @@ def test_only_the_daemon_gets_the_docker_socket(services: dict[str, dict[str, An
     assert services["daemon"]["group_add"] == ["${DOCKER_GID:?set DOCKER_GID in deploy/.env}"]
 
 
+def networks_of(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The service's networks with their settings (compose allows a list or a mapping)."""
+    declared = service.get("networks", ["default"])
+    if isinstance(declared, list):
+        return {name: {} for name in declared}
+    return {name: settings or {} for name, settings in declared.items()}
+
+
+def members(services: dict[str, dict[str, Any]], network: str) -> set[str]:
+    return {name for name, service in services.items() if network in networks_of(service)}
+
+
+def test_run_containers_reach_nothing_that_can_launch_a_run(
+    services: dict[str, dict[str, Any]], compose: dict[str, Any], instance_yaml: dict[str, Any]
+) -> None:
+    """A run (or a URL it was tricked into fetching) cannot open the webserver's or the code server's API."""
+    launched_on = instance_yaml["run_launcher"]["config"]["network"]
+    [runs_network] = [key for key, net in compose["networks"].items() if net and net.get("name") == launched_on]
+    # What runs need: Postgres (runs, events, the ledger) and MinIO (media, logs); plus the internet.
+    assert members(services, runs_network) == {"postgres", "minio", "createbuckets"}
+    assert not compose["networks"][runs_network].get("internal")
+    # The code server's gRPC API can start runs too: it is on no network a run container joins.
+    assert runs_network not in networks_of(services["user_code"])
+
+
+def test_the_webserver_listens_only_where_the_proxy_is(
+    services: dict[str, dict[str, Any]], compose: dict[str, Any]
+) -> None:
+    """It binds the alias it has on `edge` alone, so from `control` (code server, daemon) nothing answers."""
+    webserver = services["webserver"]
+    command = webserver["command"]
+    listen, port = command[command.index("-h") + 1], command[command.index("-p") + 1]
+    attached = networks_of(webserver)
+    holders = [name for name, settings in attached.items() if listen in settings.get("aliases", [])]
+    assert holders == ["edge"], f"-h {listen} must be an alias of the webserver on edge only"
+    assert members(services, "edge") == {"proxy", "webserver"}
+    for name, service in services.items():  # nobody else may answer to that name
+        for settings in networks_of(service).values():
+            assert name == "webserver" or listen not in settings.get("aliases", []), name
+    # It still reaches the code server and Postgres, on a network with no way out.
+    assert "control" in attached and compose["networks"]["control"]["internal"] is True
+    assert {"postgres", "minio", "user_code", "daemon", "webserver"} <= members(services, "control")
+    assert "edge" not in networks_of(services["user_code"]) and "edge" not in networks_of(services["daemon"])
+    caddyfile = (DEPLOY / "Caddyfile").read_text()
+    assert re.findall(r"reverse_proxy \{\$UPSTREAM:([^}]+)\}", caddyfile) == [f"{listen}:{port}"]
+
+
+def test_a_login_flood_gets_half_a_core(services: dict[str, dict[str, Any]]) -> None:
+    """Bad logins cost one bcrypt each and Caddy has no rate limit: the quota bounds them (login_bench)."""
+    assert float(services["proxy"]["cpus"]) <= 0.5
+    values, _ = env_example()
+    assert values["PROXY_PASSWORD_HASH"].startswith("$2y$10$")  # the cost the README's command makes
+
+
 def test_state_lives_in_named_volumes(compose: dict[str, Any], services: dict[str, dict[str, Any]]) -> None:
     named = set(compose["volumes"])
     expected = {
@@ -187,9 +237,10 @@ def test_app_commands_parse_with_the_installed_clis(services: dict[str, dict[str
         if name != "webserver":
             parse_cli(service["healthcheck"]["test"][1:])
     assert services["user_code"]["healthcheck"]["test"][-1] == services["user_code"]["command"][6] == "4000"
-    # The webserver's check asks its own info endpoint on the port it serves.
-    assert "'http://127.0.0.1:3000/server_info'" in services["webserver"]["healthcheck"]["test"][-1]
-    assert services["webserver"]["command"][services["webserver"]["command"].index("-p") + 1] == "3000"
+    # The webserver's check asks its own info endpoint on the address and port it serves.
+    command = services["webserver"]["command"]
+    listen = f"http://{command[command.index('-h') + 1]}:{command[command.index('-p') + 1]}/server_info"
+    assert f"'{listen}'" in services["webserver"]["healthcheck"]["test"][-1]
 
 
 def test_init_migrates_and_writes_the_pool_limits(services: dict[str, dict[str, Any]]) -> None:
@@ -445,9 +496,10 @@ def test_production_instance_loads_on_postgres_and_s3(
 def test_caddyfile_protects_every_route_and_proxies_to_the_webserver(services: dict[str, dict[str, Any]]) -> None:
     text = (DEPLOY / "Caddyfile").read_text()
     assert re.search(r"basicauth \* \{\s*\{\$PROXY_USER\} \{\$PROXY_PASSWORD_HASH\}\s*\}", text)
-    upstream = re.findall(r"reverse_proxy \{\$UPSTREAM:([^}]+)\}", text)
-    webserver = services["webserver"]["command"]
-    assert upstream == [f"webserver:{webserver[webserver.index('-p') + 1]}"]
+    # Every refusal comes before the one reverse_proxy, in one `route` (written order, not Caddy's sorting).
+    route = text[text.index("\troute {") : text.index("reverse_proxy")]
+    assert route.count(" 403\n") == 4 and text.count("reverse_proxy") == 1
+    assert re.search(r"^\tlog$", text, flags=re.M), "access log (status, user) for the 401s and 403s"
     assert "admin off" in text and "skip_install_trust" in text
     required = set(re.findall(r"\{\$([A-Z_]+)\}", text))  # no default: must come from compose
     assert required <= set(services["proxy"]["environment"]), required
@@ -475,72 +527,53 @@ class StandInWebserver(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.skipif(shutil.which("caddy") is None, reason="caddy is not installed (make system-test-deps)")
+@pytest.mark.skipif(CADDY is None, reason="caddy is not installed (make system-test-deps)")
 def test_proxy_refuses_requests_without_the_password(tmp_path: Path) -> None:
-    caddy = shutil.which("caddy") or "caddy"
     password = "correct horse battery staple"
-    hashed = subprocess.run(
-        [caddy, "hash-password", "--plaintext", password], capture_output=True, text=True, check=True
-    ).stdout.strip()
     StandInWebserver.seen = []
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), StandInWebserver)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    https_port, http_port, health_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "HOME": str(tmp_path),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "SITE_ADDRESS": f"https://localhost:{https_port}",
-        "TLS_ISSUER": "internal",
-        "HTTPS_PORT": str(https_port),
-        "HTTP_PORT": str(http_port),
-        "HEALTH_PORT": str(health_port),
-        "PROXY_USER": "operator",
-        "PROXY_PASSWORD_HASH": hashed,
-        "UPSTREAM": f"127.0.0.1:{upstream.server_address[1]}",
-    }
-    log = tmp_path / "caddy.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [caddy, "run", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        root_ca = tmp_path / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
-        deadline = time.monotonic() + 30
-        while True:  # up once its internal CA exists and the HTTPS port answers
-            assert proc.poll() is None, log.read_text()
-            if root_ca.exists():
-                try:
-                    socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
-                    break
-                except OSError:
-                    pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        # The certificate must verify against Caddy's CA for this host name: real TLS, not just "some" TLS.
-        trusted = ssl.create_default_context(cafile=str(root_ca))
-        base = f"https://localhost:{https_port}"
-        with httpx.Client(verify=trusted, timeout=30) as client:
-            anonymous = client.post(f"{base}/graphql", json={"query": "mutation { launchRun }"})
+        with (
+            running_proxy(
+                tmp_path,
+                f"127.0.0.1:{upstream.server_address[1]}",
+                user="operator",
+                password_hash=bcrypt_hash(password),
+            ) as proxy,
+            proxy.client(timeout=30) as client,  # verifies against Caddy's CA for this host name: real TLS
+        ):
+            anonymous = client.post("/graphql", json={"query": "mutation { launchRun }"})
             assert anonymous.status_code == 401
             assert anonymous.headers["www-authenticate"].startswith("Basic")
-            assert client.get(f"{base}/", auth=("operator", "wrong password")).status_code == 401
-            assert client.get(f"{base}/", auth=("intruder", password)).status_code == 401
+            assert client.get("/", auth=("operator", "wrong password")).status_code == 401
+            assert client.get("/", auth=("intruder", password)).status_code == 401
             assert StandInWebserver.seen == [], "an unauthenticated request reached the webserver"
-            allowed = client.get(f"{base}/server_info", auth=("operator", password))
+            allowed = client.get("/server_info", auth=("operator", password))
             assert (allowed.status_code, allowed.text) == (200, "dagster-webserver-stand-in")
             assert StandInWebserver.seen == ["/server_info"]
             # Plain HTTP only redirects to HTTPS; it never serves the UI.
-            redirect = client.get(f"http://localhost:{http_port}/graphql")
+            redirect = client.get(f"http://localhost:{proxy.http_port}/graphql")
             assert redirect.status_code == 308 and redirect.headers["location"].startswith("https://localhost")
-            assert client.get(f"http://127.0.0.1:{health_port}/").text == "ok"
+            assert client.get(f"http://127.0.0.1:{proxy.health_port}/").text == "ok"
+            # The log shows who failed and who got in, never the password.
+            logged = [(e["status"], e.get("user_id", "")) for e in proxy.access_log() if e["request"]["uri"] != "/"]
+            assert (401, "") in logged and (200, "operator") in logged
+            assert password not in proxy.log.read_text()
         assert StandInWebserver.seen == ["/server_info"]
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
         upstream.shutdown()
         upstream.server_close()
+
+
+@pytest.mark.skipif(CADDY is None, reason="caddy is not installed (make system-test-deps)")
+def test_the_example_hash_lets_nobody_in(tmp_path: Path) -> None:
+    """An .env copied without replacing the placeholder fails closed."""
+    values, _ = env_example()
+    placeholder = values["PROXY_PASSWORD_HASH"]
+    with (
+        running_proxy(tmp_path, "127.0.0.1:9", user="admin", password_hash=placeholder) as proxy,
+        proxy.client(timeout=30) as client,
+    ):
+        for password in ["", "change.me", placeholder]:
+            assert client.get("/", auth=("admin", password)).status_code == 401
