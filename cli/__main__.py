@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import auth, backfill, demo, health, metrics, pools, submit
+from cli import auth, backfill, demo, health, metrics, pools, posts, submit
 from resources.errors import PipelineError
 
-COMMANDS = (demo, submit, backfill, auth, health, metrics, pools)
+COMMANDS = (demo, submit, backfill, auth, health, metrics, pools, posts)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -181,7 +181,8 @@ class Approval(Record):
     approved_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-PostStatus = Literal["published", "outbox", "dry_run"]
+# "unconfirmed": a create call whose answer was lost and that the platform could not confirm (ledger only).
+PostStatus = Literal["published", "outbox", "dry_run", "unconfirmed"]
 
 
 class Post(Record):
@@ -190,7 +191,8 @@ class Post(Record):
     platform: str
     partition_key: str
     status: PostStatus
-    remote_id: str
+    remote_id: str = Field(description="The platform's post id (what its post pages and lookups use).")
+    upload_id: str = Field(default="", description="The upload's id when it differs (TikTok publish id, X media id).")
     url: str = ""
     provider: str
     title: str

@@ -18,7 +18,7 @@ from resources.http.retry import RetrySettings
 from resources.http.settings import ClientSettings
 from resources.partition_keys import validate_partition_key
 from resources.publish.captions import Caption
-from resources.publish.ledger import PublishLedger, UploadCheckpoint
+from resources.publish.ledger import PublishLedger, UnconfirmedPost, UploadCheckpoint
 from resources.records import Post, PostStatus
 
 
@@ -209,8 +209,18 @@ class Publisher(ConfigurableResource):
         existing = ledger.get(request.partition_key, request.platform)
         if existing is not None:
             return PublishOutcome(post=existing, already_published=True)
-        checkpoint = ledger.checkpoint(request.partition_key, request.platform)
-        post = self.engine(checkpoint, clock).publish(request)
-        if post.status == "dry_run":
-            return PublishOutcome(post=post, already_published=False)
-        return PublishOutcome(post=ledger.record(post), already_published=False)
+        if self.dry_run:  # posts nothing, so it needs no reservation
+            checkpoint = ledger.checkpoint(request.partition_key, request.platform)
+            return PublishOutcome(post=self.engine(checkpoint, clock).publish(request), already_published=False)
+        # The reservation (a unique row) makes a concurrent second publish stop here instead of posting again.
+        with ledger.reserve(request.partition_key, request.platform, where=request.where) as reservation:
+            existing = ledger.get(request.partition_key, request.platform)  # recorded while we were reserving
+            if existing is not None:
+                return PublishOutcome(post=existing, already_published=True)
+            checkpoint = ledger.checkpoint(request.partition_key, request.platform, reservation)
+            try:
+                post = self.engine(checkpoint, clock).publish(request)
+            except UnconfirmedPost as unknown:
+                reservation.mark_unconfirmed(request.post("unconfirmed", ""), unknown.check)
+                raise
+            return PublishOutcome(post=ledger.record(post), already_published=False)

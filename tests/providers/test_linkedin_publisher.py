@@ -125,9 +125,10 @@ def test_processing_failed_fails_with_linkedins_reason(tmp_path: Path, fake: Fak
 
 
 def test_a_lost_answer_to_the_post_call_is_not_retried(tmp_path: Path, fake: FakeLinkedIn, video: Path) -> None:
-    fake.drop("posts")
-    with pytest.raises(ProviderError, match="may have created it"):
+    fake.drop("posts")  # cut before LinkedIn acts: no post, and the author's posts cannot say otherwise yet
+    with pytest.raises(ProviderError, match="may have posted it"):
         _publisher(tmp_path, fake).publish(_request(video))
+    assert len(fake.calls("posts")) == 0 and len(fake.calls("find_posts")) == 1
 
 
 def test_rejected_token_says_to_authorize(tmp_path: Path, fake: FakeLinkedIn, video: Path) -> None:

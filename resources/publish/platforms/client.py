@@ -9,6 +9,7 @@ the one loop that reads a file in byte ranges for the engine to upload.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,22 +18,44 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from resources.errors import ConfigurationError, ProviderError, RetryableError
+from resources.errors import ConfigurationError, PipelineError, ProviderError, RetryableError
 from resources.http.deadline import Deadline, Pending, poll
 from resources.http.retry import http_failure, with_retries
 from resources.http.secrets import redact
-from resources.publish.ledger import UploadCheckpoint
+from resources.publish.ledger import UnconfirmedPost, UploadCheckpoint
 from resources.publish.oauth import AccessTokens, auth_command
 from resources.publish.publisher import PublishSettings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Per request; how long a publish waits for the platform's processing is `PublishSettings.timeout_s`.
 _HTTP_TIMEOUT = httpx.Timeout(120.0, connect=15.0)
+# The create call's own timeout (tests shorten it to provoke a lost answer): past it, the post is looked up.
+CREATE_TIMEOUT = httpx.Timeout(120.0, connect=15.0)
 
 
 class TokenRejected(Exception):
     """The platform refused the access token. Not a RetryableError: `PlatformClient.call` refreshes it once."""
+
+
+class OutcomeUnknown(ProviderError):
+    """A create call went out and no answer says what happened (a timeout, a broken connection, a 5xx).
+
+    Never retried: the platform may have posted. `PlatformClient.create_once` looks the post up instead.
+    """
+
+
+NOT_POSTED = "<not posted>"  # what a lookup returns when the platform says for sure that nothing was posted
+
+
+@dataclass(frozen=True)
+class CreateCall:
+    """The irreversible call of a publish, as the operator must hear of it when its outcome is unknown."""
+
+    call: str  # e.g. "POST /2/tweets"
+    account: str  # where to look: the account, page or channel
+    marker: str  # how to recognise our post there
 
 
 class PlatformClient:
@@ -50,6 +73,7 @@ class PlatformClient:
             settings.platform, token_url=settings.token_url, retry=settings.retry, sleep=settings.clock.sleep
         )
         self._refreshed = False
+        self._create_refused = False  # set by `create` when the platform refused the call for sure
         self._http: httpx.Client | None = None
 
     def __enter__(self) -> Self:
@@ -116,6 +140,101 @@ class PlatformClient:
 
         return self.call(once, doing=doing)
 
+    def create(
+        self,
+        method: str,
+        url: str,
+        *,
+        doing: str,
+        check: Callable[[httpx.Response, str], None] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """The irreversible create call: sent once. A refused token (401) and a 429 are repeated, as the platform
+        did nothing; a timeout, a broken connection or a 5xx after sending raise OutcomeUnknown."""
+        checked = check or self.check
+        answered: list[int] = []
+
+        def create_check(response: httpx.Response, doing: str) -> None:
+            answered.append(response.status_code)
+            if response.status_code >= 500 or response.status_code == 408:
+                raise OutcomeUnknown(
+                    f"{self.where}: {doing}: {self.platform} answered HTTP {response.status_code} "
+                    f"({self.redact(response.text[:200])})"
+                )
+            checked(response, doing)
+
+        try:
+            return self.request(
+                method, url, doing=doing, resend_safe=False, check=create_check, timeout=CREATE_TIMEOUT, **kwargs
+            )
+        except OutcomeUnknown:
+            raise
+        except (PipelineError, TokenRejected) as exc:
+            if answered and answered[-1] < 300:  # a success whose body the check refused: it was created
+                raise OutcomeUnknown(f"{self.where}: {doing}: an unreadable success answer ({exc})") from exc
+            # A 4xx/429 refusal, or a connection that never opened: nothing was created.
+            self._create_refused = True
+            raise
+
+    def create_once(
+        self,
+        checkpoint: UploadCheckpoint,
+        call: CreateCall,
+        *,
+        send: Callable[[], str],
+        lookup: Callable[[], str | None],
+        save: Callable[[str], None],
+    ) -> str:
+        """The post id from `send`, the irreversible call, sent at most once per partition and platform.
+
+        When its answer is lost (OutcomeUnknown), or an earlier attempt sent it without learning the outcome,
+        `lookup` asks the platform (read-only): a post id, NOT_POSTED (sure that nothing was posted: a re-execution
+        may send again), or None (cannot tell: UnconfirmedPost, and nothing posts until an operator resolves it).
+        `save` stores the id in the checkpoint before the call is marked done, so a crash in between is looked up.
+        """
+        pending = checkpoint.pending_create()
+        if pending is None:
+            checkpoint.begin_create({"call": call.call, "account": call.account, "marker": call.marker})
+            self._create_refused = False
+            try:
+                remote_id = send()
+            except OutcomeUnknown as exc:
+                why = f"{call.call} got no usable answer ({str(exc).removeprefix(f'{self.where}: ')})"
+            except Exception as exc:
+                if not self._create_refused:  # not a refusal `create` saw: the post may exist
+                    why = f"{call.call} failed after it was sent ({exc})"
+                else:
+                    checkpoint.end_create()  # refused for sure: nothing was created
+                    raise
+            else:
+                save(remote_id)
+                checkpoint.end_create()
+                return remote_id
+        else:
+            sent = f"{pending.get('call', call.call)} at {pending.get('sent_at', '?')}"
+            why = f"an earlier attempt sent {sent} and never learned the outcome"
+        try:
+            found = lookup()
+        except (PipelineError, TokenRejected) as exc:
+            found, why = None, f"{why}; the lookup failed too ({str(exc).removeprefix(f'{self.where}: ')})"
+        if found == NOT_POSTED:
+            checkpoint.end_create()
+            raise RetryableError(
+                f"{self.where}: {why}; {self.platform} confirms nothing was posted, so a re-execution posts it"
+            )
+        if found:
+            log.info("%s: %s; found the post %s, not posting again", self.where, why, found)
+            save(found)
+            checkpoint.end_create()
+            return found
+        raise UnconfirmedPost(
+            self.where,
+            checkpoint.partition_key,
+            self.platform,
+            f"{why}; {self.platform} may have posted it and the lookup found no post. Check {call.account} for a "
+            f"post {call.marker}",
+        )
+
     def check(self, response: httpx.Response, doing: str) -> None:
         """Raise the pipeline error for an error answer (TikTok also finds errors inside a 200)."""
         if not response.is_success:
@@ -163,10 +282,8 @@ class PlatformClient:
             raise RetryableError(f"cannot connect to {self.platform}: {type(exc).__name__}") from None
         except httpx.TransportError as exc:
             if not resend_safe:
-                raise ProviderError(
-                    f"{self.where}: {doing}: the connection broke after the request was sent "
-                    f"({type(exc).__name__}), so {self.platform} may have created it; check the account and "
-                    "re-execute only if it is not there"
+                raise OutcomeUnknown(
+                    f"{self.where}: {doing}: no answer after the request was sent ({type(exc).__name__})"
                 ) from None
             if isinstance(exc, httpx.TimeoutException):
                 raise RetryableError(f"{doing} timed out") from None

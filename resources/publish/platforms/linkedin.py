@@ -19,7 +19,15 @@ import httpx
 
 from resources.errors import ConfigurationError, ProviderError
 from resources.http.deadline import Pending
-from resources.publish.platforms.client import ApiEngine, Chunk, PlatformClient, TokenRejected, send_chunks
+from resources.publish.platforms.client import (
+    ApiEngine,
+    Chunk,
+    CreateCall,
+    OutcomeUnknown,
+    PlatformClient,
+    TokenRejected,
+    send_chunks,
+)
 from resources.publish.platforms.common import (
     dry_run_post,
     json_object,
@@ -132,8 +140,8 @@ class LinkedInEngine(ApiEngine):
             if not posted:
                 video = self._upload(client, author, request.video_path, size)
                 self._wait_until_available(client, video)
-                posted = {"id": self._create_post(client, author, video, request), "at": datetime.now(UTC).isoformat()}
-                self.checkpoint.set("post", posted)
+                self._create_post(client, author, video, request)  # saves the post id in the checkpoint
+                posted = self.checkpoint.get("post")
         return published_post(request, str(posted["id"]), post_url(str(posted["id"])), str(posted["at"]))
 
     def _upload(self, client: LinkedInClient, author: str, path: Path, size: int) -> str:
@@ -239,9 +247,32 @@ class LinkedInEngine(ApiEngine):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
-        # A lost answer is not retried: a second POST would be a second post.
-        response = client.rest("POST", "posts", json=body, doing="creating the post", resend_safe=False)
-        post_id = response.headers.get("x-restli-id", "")
-        if not post_id:
-            raise ProviderError(f"{client.where}: LinkedIn created the post but returned no x-restli-id header")
-        return post_id
+        headers = {"LinkedIn-Version": LINKEDIN_VERSION, "X-Restli-Protocol-Version": "2.0.0"}
+
+        def send() -> str:
+            # A lost answer is not retried: a second POST would be a second post.
+            url = f"{client.api}/rest/posts"
+            response = client.create("POST", url, doing="creating the post", headers=headers, json=body)
+            post_id = response.headers.get("x-restli-id", "")
+            if not post_id:
+                raise OutcomeUnknown(f"{client.where}: LinkedIn created the post but returned no x-restli-id header")
+            return post_id
+
+        def lookup() -> str | None:
+            # Find Posts by Authors, GET /rest/posts?q=author&author=… (Posts API, "Find Posts by Authors":
+            # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api); it needs
+            # r_member_social / r_organization_social, without which the lookup fails and the post is unconfirmed.
+            params = {"q": "author", "author": author, "count": "20", "sortBy": "CREATED"}
+            answer = client.rest("GET", "posts", params=params, doing="finding the author's recent posts").json()
+            for element in answer.get("elements") or []:
+                if ((element.get("content") or {}).get("media") or {}).get("id") == video:
+                    return str(element.get("id") or "") or None
+            return None
+
+        call = CreateCall("POST /rest/posts", f"the LinkedIn author {author}", f"with the video {video}")
+        return client.create_once(
+            self.checkpoint, call, send=send, lookup=lookup, save=lambda post_id: self._save_post(post_id)
+        )
+
+    def _save_post(self, post_id: str) -> None:
+        self.checkpoint.set("post", {"id": post_id, "at": datetime.now(UTC).isoformat()})

@@ -17,7 +17,16 @@ import httpx
 from resources.errors import InputRejected, ProviderError
 from resources.http.deadline import Pending
 from resources.publish.captions import CAPTION_LIMITS
-from resources.publish.platforms.client import ApiEngine, Chunk, PlatformClient, TokenRejected, byte_ranges, send_chunks
+from resources.publish.platforms.client import (
+    ApiEngine,
+    Chunk,
+    CreateCall,
+    OutcomeUnknown,
+    PlatformClient,
+    TokenRejected,
+    byte_ranges,
+    send_chunks,
+)
 from resources.publish.platforms.common import dry_run_post, json_object
 from resources.publish.publisher import PostRequest
 from resources.records import Post
@@ -100,7 +109,9 @@ class XEngine(ApiEngine):
                 media_id = self._upload(client, request, total, segment)
                 self._await_processing(client, media_id)
                 tweet_id = self._tweet(client, text, media_id)
-        return request.post("published", tweet_id, f"https://x.com/i/web/status/{tweet_id}")
+        return request.post("published", tweet_id, f"https://x.com/i/web/status/{tweet_id}").model_copy(
+            update={"upload_id": str(self.checkpoint.get("media_id") or "")}
+        )
 
     def _upload(self, client: XClient, request: PostRequest, total: int, segment: int) -> str:
         """The finalized media id: the saved upload resumed when possible, else a new one."""
@@ -123,6 +134,7 @@ class XEngine(ApiEngine):
             raise ProviderError(f"{request.where}: X media initialize answered without an id: {sorted(data)}")
         checkpoint.set("plan", [total, segment])
         checkpoint.set("expires_at", time.time() + float(data.get("expires_after_secs") or 86400))
+        checkpoint.set("media_key", str(data.get("media_key") or ""))  # how a lookup recognises our post
         checkpoint.set("media_id", media_id)
         self._append(client, request, media_id, total, segment, 0)
         return self._finalize(client, media_id)
@@ -178,13 +190,39 @@ class XEngine(ApiEngine):
         client.poll(read, doing="processing the video")
 
     def _tweet(self, client: XClient, text: str, media_id: str) -> str:
-        body = {"text": text, "media": {"media_ids": [media_id]}}
-        data = client.api("POST", "/2/tweets", "post", json=body)
-        tweet_id = str(data.get("id") or "")
-        if not tweet_id:
-            raise ProviderError(f"{client.where}: X answered the post without an id: {sorted(data)}")
-        self.checkpoint.set("tweet_id", tweet_id)
-        return tweet_id
+        """`POST /2/tweets` at most once; a lost answer is looked up on the account's timeline."""
+        media_key = str(self.checkpoint.get("media_key") or "")
+        api = (self.settings.api_base_url or API_BASE).rstrip("/")
+
+        def send() -> str:
+            body = {"text": text, "media": {"media_ids": [media_id]}}
+            response = client.create("POST", f"{api}/2/tweets", doing="post", json=body)
+            tweet_id = str((json_object(response).get("data") or {}).get("id") or "")
+            if not tweet_id:
+                raise OutcomeUnknown(f"{client.where}: X answered the post without an id")
+            return tweet_id
+
+        def lookup() -> str | None:
+            # The user's Posts timeline, GET /2/users/{id}/tweets with expansions=attachments.media_keys
+            # (https://docs.x.com/x-api/posts/timelines/introduction): our post is the one carrying our media.
+            me = str(client.api("GET", "/2/users/me", "reading the account").get("id") or "")
+            params = {"max_results": "20", "expansions": "attachments.media_keys", "tweet.fields": "created_at"}
+            answer = client.request("GET", f"{api}/2/users/{me}/tweets", doing="reading the timeline", params=params)
+            for tweet in json_object(answer).get("data") or []:
+                keys = (tweet.get("attachments") or {}).get("media_keys") or []
+                if (media_key and media_key in keys) or (not media_key and tweet.get("text") == text):
+                    return str(tweet.get("id") or "") or None
+            return None
+
+        marker = f"with the video of media key {media_key}" if media_key else f"with the text {text[:60]!r}"
+        call = CreateCall("POST /2/tweets", "the X account the token belongs to (shorts auth x)", marker)
+        return client.create_once(
+            self.checkpoint,
+            call,
+            send=send,
+            lookup=lookup,
+            save=lambda tweet_id: self.checkpoint.set("tweet_id", tweet_id),
+        )
 
 
 def _error_message(payload: Mapping[str, Any], response: httpx.Response) -> str:

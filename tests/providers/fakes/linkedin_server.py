@@ -24,6 +24,7 @@ from tests.providers.fakes.base import Exchange, FailAndDrop, FakeServer, Faults
 @dataclass
 class Fault(base.Fault):
     part: int | None = None  # uploads: only this part's PUT
+    after_effect: bool = False  # the request takes effect, then the scripted answer (or none) goes out
 
 
 @dataclass
@@ -73,6 +74,8 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
         self.faults: Faults[Fault] = Faults()
         self._fail_reason = ""
         self._ids = itertools.count(7100000000000000001)
+        self.can_read_posts = True  # the token holds r_member_social / r_organization_social
+        self.listing_hides_newest = 0  # Find Posts by Authors lags: the newest posts are not listed yet
 
     def scripted_error(self, status: int) -> Any:
         return _error(status, "Internal Server Error")
@@ -90,7 +93,7 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
         request = self.request_of(exchange)
         part = int(request.args["part"]) if request.route == "upload" else None
         fault = self.faults.take(request.route, where=lambda f: f.part in (None, part))
-        if fault is not None and fault.drop:
+        if fault is not None and fault.drop and not fault.after_effect:
             exchange.cut(exchange.content_length // 2)
             return
         request.body = exchange.read_body()
@@ -108,12 +111,23 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
                 return error(426, f"Requested version {request.headers.get('linkedin-version')} is not active")
             if request.headers.get("x-restli-protocol-version") != "2.0.0":
                 return error(400, "X-Restli-Protocol-Version 2.0.0 is required")
-        if fault is not None:
+        if fault is not None and not fault.after_effect:
             return fault.reply()
         if not request.route:
             return error(404, "No resource here")
         with self.lock:
-            return self.dispatch(request)
+            answer = self.dispatch(request)
+        if fault is not None and fault.hold:
+            self.hold_until_next_request(request)  # the client times out before this answer goes out
+            return answer
+        return fault.reply() if fault is not None else answer
+
+    def lose_answer_after(self, route: str, *, how: str = "timeout", status: int = 503) -> None:
+        """The next request to `route` takes effect, then its answer is lost: held past the client's timeout
+        (`timeout`), cut (`drop`) or replaced by a 5xx (`status`)."""
+        body = _error(status, "Internal Server Error")
+        fault = Fault(route, status, body, drop=how == "drop", hold=how == "timeout", after_effect=True)
+        self.faults.add(fault)
 
     def _body(self, request: Recorded, name: str) -> dict[str, Any]:
         body = request.json if isinstance(request.json, dict) else {}
@@ -188,6 +202,20 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
         if video.status == "PROCESSING_FAILED":
             answer["processingFailureReason"] = video.fail_reason
         return Reply(200, answer)
+
+    @route("find_posts", "GET", "/rest/posts", q="author")
+    def _find_posts(self, request: Recorded) -> Reply:
+        """Find Posts by Authors: the author's posts, newest first; needs r_member_social / r_organization_social."""
+        author = request.query.get("author", "")
+        if not author.startswith("urn:li:"):
+            return error(400, "author is required with q=author")
+        if not self.can_read_posts:
+            return error(403, "Not enough permissions to access: posts.FINDER-author.20260501", "ACCESS_DENIED")
+        count = int(request.query.get("count", "10"))
+        mine = [(urn, body) for urn, body in self.posts.items() if body.get("author") == author]
+        mine = mine[: len(mine) - self.listing_hides_newest]
+        elements = [{"id": urn, **body} for urn, body in reversed(mine)][:count]
+        return Reply(200, {"paging": {"start": 0, "count": count, "links": []}, "elements": elements})
 
     @route("posts", "POST", "/rest/posts")
     def _post(self, request: Recorded) -> Reply:

@@ -5,7 +5,9 @@ Routes: `POST /2/media/upload/initialize` (JSON), `POST /2/media/upload/{id}/app
 all behind `Authorization: Bearer`. Errors are X's problem details (`title`, `detail`, `type`, `status`).
 Appends must arrive in order and within the segment limit; FINALIZE checks the byte total; STATUS goes
 pending → in_progress → succeeded (or failed) over polls. Faults are scripted per route; `fail_after_next`
-answers an error although the request took effect (the post exists, the client never learns its id).
+answers an error although the request took effect (the post exists, the client never learns its id), and
+`lose_answer_after_next` loses the answer of a request that took effect (held past the client's timeout, or cut).
+`GET /2/users/me` and the user's Posts timeline `GET /2/users/{id}/tweets` are what a lookup reads.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class FakeX(FakeServer[Recorded]):
         self.check_after_secs = 1
         self.media: dict[str, Media] = {}
         self.tweets: list[dict[str, Any]] = []
+        self.user_id = "1500000000000000001"
+        self.timeline_hides_newest = 0  # the timeline lags: the newest posts are not listed yet
         self.faults: Faults[Fault] = Faults()
         self._next_processing_error = ""
 
@@ -102,6 +106,11 @@ class FakeX(FakeServer[Recorded]):
         """The next request to `route` takes effect, then is answered with this error."""
         self.faults.add(Fault(route, status, problem(status, "Error", detail), after_effect=True))
 
+    def lose_answer_after_next(self, route: str, *, how: str = "timeout") -> None:
+        """The next request to `route` takes effect, then its answer is lost: held until the client's next
+        request (`timeout`: the client gives up first) or the connection closed unanswered (`drop`)."""
+        self.faults.add(Fault(route, status=None, drop=how == "drop", hold=how == "timeout", after_effect=True))
+
     def fail_next_processing(self, message: str) -> None:
         """The next media's processing ends in `failed` with this message."""
         self._next_processing_error = message
@@ -118,6 +127,9 @@ class FakeX(FakeServer[Recorded]):
         if fault is not None and not fault.after_effect:
             return fault.reply()
         answer = self.dispatch(request)
+        if fault is not None and fault.hold:
+            self.hold_until_next_request(request)  # the client times out before this answer goes out
+            return answer
         return fault.reply() if fault is not None else answer
 
     def _media(self, media_id: str) -> Media | Reply:
@@ -182,6 +194,29 @@ class FakeX(FakeServer[Recorded]):
             if not media.error:
                 info = {"state": "succeeded", "progress_percent": 100}
         return Reply(200, {"data": {"id": media.media_id, "media_key": f"7_{media.media_id}", "processing_info": info}})
+
+    @route("me", "GET", "/2/users/me")
+    def _me(self, request: Recorded) -> Reply:
+        return Reply(200, {"data": {"id": self.user_id, "name": "Shorts Lab", "username": "shortslab"}})
+
+    @route("timeline", "GET", r"/2/users/(?P<user_id>\d+)/tweets")
+    def _timeline(self, request: Recorded) -> Reply:
+        """The user's Posts, newest first; `attachments` only with expansions=attachments.media_keys."""
+        if request.args["user_id"] != self.user_id:
+            return error(404, "Not Found Error", f"Could not find user with id: [{request.args['user_id']}].")
+        count = request.query.get("max_results", "10")
+        if not count.isdigit() or not 5 <= int(count) <= 100:
+            return error(400, "Invalid Request", "max_results must be between 5 and 100")
+        expanded = "attachments.media_keys" in request.query.get("expansions", "").split(",")
+        tweets = []
+        listed = self.tweets[: len(self.tweets) - self.timeline_hides_newest]
+        for tweet in reversed(listed[-int(count) :]):
+            shown = {"id": tweet["id"], "text": tweet["text"], "edit_history_tweet_ids": [tweet["id"]]}
+            if expanded:
+                shown["attachments"] = {"media_keys": [f"7_{media_id}" for media_id in tweet["media_ids"]]}
+            tweets.append(shown)
+        meta = {"result_count": len(tweets)} | ({"newest_id": tweets[0]["id"]} if tweets else {})
+        return Reply(200, ({"data": tweets} if tweets else {}) | {"meta": meta})
 
     @route("tweets", "POST", "/2/tweets")
     def _tweet(self, request: Recorded) -> Reply:
