@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -95,27 +94,32 @@ reservations = sa.Table(
 )
 
 
-_engine_lock = threading.Lock()
+class _Engines:
+    """One engine (and one create_all) per URL, also with publishes in several threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_url: dict[str, sa.Engine] = {}
+
+    def __call__(self, url: str) -> sa.Engine:
+        with self._lock:
+            if url not in self._by_url:
+                engine = sa.create_engine(url, pool_pre_ping=True)
+                try:
+                    _metadata.create_all(engine)  # adds only the tables that are missing
+                except sa.exc.DBAPIError:
+                    # Another process created the same table at the same moment (PostgreSQL's catalog refuses
+                    # the second CREATE); by now it exists, so checking again finds everything in place.
+                    _metadata.create_all(engine)
+                self._by_url[url] = engine
+            return self._by_url[url]
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._by_url.clear()
 
 
-@cache
-def _cached_engine(url: str) -> sa.Engine:
-    engine = sa.create_engine(url, pool_pre_ping=True)
-    try:
-        _metadata.create_all(engine)  # adds only the tables that are missing
-    except sa.exc.DBAPIError:
-        # Another process created the same table at the same moment (PostgreSQL's catalog refuses the second
-        # CREATE); by now it exists, so checking again finds everything in place.
-        _metadata.create_all(engine)
-    return engine
-
-
-def _engine(url: str) -> sa.Engine:
-    with _engine_lock:  # one engine (and one create_all) per URL, also with publishes in several threads
-        return _cached_engine(url)
-
-
-_engine.cache_clear = _cached_engine.cache_clear  # type: ignore[attr-defined]
+_engine = _Engines()
 
 
 def ledger_url(location: str) -> str:

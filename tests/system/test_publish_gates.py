@@ -18,7 +18,7 @@ from resources.io_manager import JsonRecordIOManager
 from resources.media.store import MediaStore
 from resources.publish import Publisher
 from resources.publish.captions import compose_caption
-from resources.publish.ledger import PublishLedger
+from resources.publish.ledger import PublishInProgress, PublishLedger, UnconfirmedPost
 from resources.records import MediaFacts, Post, ShortVideo, SourceVideo
 from tests.graph import POST_UPSTREAM, SAMPLE_SCRIPT
 
@@ -149,3 +149,52 @@ def test_ledger_on_postgres_keeps_the_first_post_and_resume_state(postgres_url: 
     second = first.model_copy(update={"remote_id": "vid2"})
     assert PublishLedger(postgres_url).record(second).remote_id == "vid1"  # never two posts
     assert PublishLedger(postgres_url).checkpoint(KEY, "youtube").get("session_uri") is None
+
+
+def test_a_ledger_from_before_reservations_gains_the_table_and_keeps_its_posts(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old-ledger.sqlite3"
+    with sqlite3.connect(path) as db:  # the two tables as the previous version created them, one post in it
+        db.execute(
+            "CREATE TABLE shorts_posts (partition_key VARCHAR(64) NOT NULL, platform VARCHAR(32) NOT NULL, "
+            "remote_id VARCHAR(256) NOT NULL, record_json TEXT NOT NULL, created_at DATETIME DEFAULT "
+            "(CURRENT_TIMESTAMP), PRIMARY KEY (partition_key, platform))"
+        )
+        db.execute(
+            "CREATE TABLE shorts_upload_state (partition_key VARCHAR(64) NOT NULL, platform VARCHAR(32) NOT NULL, "
+            "state_json TEXT NOT NULL, PRIMARY KEY (partition_key, platform))"
+        )
+        old = Post(platform="x", partition_key=KEY, status="published", remote_id="t1", provider="x", title="t",
+                   caption="c", posted_at=datetime.now(UTC), media_uri="file:///x")  # fmt: skip
+        db.execute("INSERT INTO shorts_posts VALUES (?, ?, ?, ?, NULL)", (KEY, "x", "t1", old.model_dump_json()))
+
+    ledger = PublishLedger(path)
+
+    assert ledger.get(KEY, "x") == old
+    with ledger.reserve(KEY, "youtube", where="youtube[k]"), pytest.raises(PublishInProgress):
+        PublishLedger(path).reserve(KEY, "youtube", where="youtube[k]")
+    with ledger.reserve(KEY, "youtube", where="youtube[k]"):  # released at the end of the first
+        pass
+
+
+@pytest.mark.postgres
+def test_ledger_on_postgres_reserves_each_partition_and_platform_once(postgres_url: str) -> None:
+    ledger = PublishLedger(postgres_url)
+    with ledger.reserve(KEY, "tiktok", where="tiktok[k]") as held:
+        with pytest.raises(PublishInProgress, match="another run is publishing"):
+            PublishLedger(postgres_url).reserve(KEY, "tiktok", where="tiktok[k]")
+        with PublishLedger(postgres_url).reserve(KEY, "x", where="x[k]"):  # another platform is free
+            pass
+        held.begin_create({"call": "POST /v2/post/publish/video/init/", "account": "a", "marker": "m"})
+        held.mark_unconfirmed(held_post(), "check the TikTok account for the post")
+    with pytest.raises(UnconfirmedPost, match="check the TikTok account"):
+        ledger.reserve(KEY, "tiktok", where="tiktok[k]")
+    resolved = ledger.resolve(KEY, "tiktok", posted="7400000000000000001")
+    assert resolved is not None and resolved.status == "published"
+    assert ledger.get(KEY, "tiktok") == resolved
+
+
+def held_post() -> Post:
+    return Post(platform="tiktok", partition_key=KEY, status="unconfirmed", remote_id="", provider="tiktok",
+                title="t", caption="c", posted_at=datetime.now(UTC), media_uri="file:///x")  # fmt: skip
