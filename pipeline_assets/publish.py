@@ -12,6 +12,7 @@ from resources.errors import InputRejected
 from resources.media.store import MediaStore, file_sha256
 from resources.publish import Publisher
 from resources.publish.captions import compose_caption
+from resources.publish.preflight import before_upload
 from resources.publish.publisher import PostRequest
 from resources.records import Post, Script, ShortVideo, SourceVideo
 
@@ -53,17 +54,20 @@ def build_post_asset(platform: str) -> AssetsDefinition:
                     "this short is not approved yet (a re-render needs a new approval): watch it, then launch "
                     "approve_short_job for this partition in the Dagster UI and re-execute this asset"
                 )
+            caption = compose_caption(
+                platform,
+                script,
+                credit=source_video.uploader or source_video.webpage_url,
+                template=publisher.caption_template,
+            )
+            # Caption limits by the platform's own counting, then the account preflight: before any upload.
+            checks = before_upload(publisher, context.partition_key, caption)
             request = PostRequest(
                 platform=platform,
                 partition_key=context.partition_key,
                 video_path=video_path,
                 media_uri=short_video.uri,
-                caption=compose_caption(
-                    platform,
-                    script,
-                    credit=source_video.uploader or source_video.webpage_url,
-                    template=publisher.caption_template,
-                ),
+                caption=caption,
                 source_url=source_video.webpage_url,
             )
             outcome = publisher.publish(request)
@@ -78,6 +82,7 @@ def build_post_asset(platform: str) -> AssetsDefinition:
             "provider": post.provider,
             "size_mb": round(short_video.facts.size_bytes / 1_048_576, 2),
             "caption": MetadataValue.md(post.caption),
+            **{name: MetadataValue.md(text) for name, text in checks.items()},
         }
         yield run.output(post, meta)
 

@@ -116,6 +116,7 @@ def setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Setup]:
         FakeLinkedIn(token=TOKENS["linkedin"], version=linkedin.LINKEDIN_VERSION, part_size=CHUNK) as linkedin_fake,
     ):
         youtube.accept_token(TOKENS["youtube"])
+        linkedin_fake.member = LINKEDIN_AUTHOR  # whom the preflight's userinfo names
         tiktok_fake.min_chunk_bytes, tiktok_fake.max_chunk_bytes = 256 * KIB, 1024 * KIB
         fakes = Fakes(youtube, tiktok_fake, instagram, facebook, x_fake, linkedin_fake)
         store = MediaStore(root=str(tmp_path / "media"))

@@ -76,6 +76,11 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
         self._ids = itertools.count(7100000000000000001)
         self.can_read_posts = True  # the token holds r_member_social / r_organization_social
         self.listing_hides_newest = 0  # Find Posts by Authors lags: the newest posts are not listed yet
+        # The read-only account routes (the preflight): who the token is, its scopes, the member's page roles.
+        self.member = "urn:li:person:fakeMember01"
+        self.token_scopes = ["w_member_social", "openid", "profile"]
+        self.client_id, self.client_secret = "li-client", "li-secret"
+        self.org_roles: dict[str, str] = {}  # organization URN -> the member's role on it (ADMINISTRATOR, …)
 
     def scripted_error(self, status: int) -> Any:
         return _error(status, "Internal Server Error")
@@ -97,15 +102,19 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
             exchange.cut(exchange.content_length // 2)
             return
         request.body = exchange.read_body()
-        if request.route != "upload" and request.body and request.json is None:
+        if request.route not in ("upload", "introspect") and request.body and request.json is None:
             exchange.send(error(400, "Body is not JSON"))
             return
         self.log(request)
         exchange.send(self.answer(request, fault))
 
     def answer(self, request: Recorded, fault: Fault | None = None) -> Reply | None:
+        if request.route == "introspect":  # authenticated by the app's credentials in the form, no token
+            return self._introspect(request)
         if not request.bearer_is(self.token):
             return error(401, "Invalid access token", "REVOKED_ACCESS_TOKEN")
+        if request.route == "userinfo":  # OpenID Connect: not a versioned /rest call
+            return self._userinfo(request)
         if request.route != "upload":
             if request.headers.get("linkedin-version") != self.version:
                 return error(426, f"Requested version {request.headers.get('linkedin-version')} is not active")
@@ -202,6 +211,38 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
         if video.status == "PROCESSING_FAILED":
             answer["processingFailureReason"] = video.fail_reason
         return Reply(200, answer)
+
+    @route("userinfo", "GET", "/v2/userinfo")
+    def _userinfo(self, request: Recorded) -> Reply:
+        """OpenID userinfo: needs the openid and profile scopes; `sub` is the member id."""
+        if not {"openid", "profile"} <= set(self.token_scopes):
+            return error(403, "Not enough permissions to access: userinfo.GET.NO_VERSION", "ACCESS_DENIED")
+        sub = self.member.rsplit(":", 1)[1]
+        return Reply(200, {"sub": sub, "name": "Fake Member", "given_name": "Fake", "family_name": "Member",
+                           "locale": {"country": "US", "language": "en"}})  # fmt: skip
+
+    @route("introspect", "POST", "/oauth/v2/introspectToken")
+    def _introspect(self, request: Recorded) -> Reply:
+        """Token introspection: form client_id, client_secret, token; `scope` is comma-separated."""
+        form = request.urlencoded
+        if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
+            return Reply(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
+        if form.get("token") != self.token:
+            return Reply(200, {"active": False, "status": "revoked"})
+        return Reply(200, {"active": True, "client_id": self.client_id, "authorized_at": 1767225600,
+                           "created_at": 1767225600, "status": "active", "expires_at": 1772409600,
+                           "scope": ",".join(self.token_scopes), "auth_type": "3L"})  # fmt: skip
+
+    @route("organization_acls", "GET", "/rest/organizationAcls")
+    def _organization_acls(self, request: Recorded) -> Reply:
+        """The member's roles on organizations (`q=roleAssignee`); needs an organization-admin scope."""
+        if request.query.get("q") != "roleAssignee":
+            return error(400, "q=roleAssignee is required here")
+        if not {"rw_organization_admin", "r_organization_admin"} & set(self.token_scopes):
+            return error(403, "Not enough permissions to access: organizationAcls.FINDER-roleAssignee", "ACCESS_DENIED")
+        elements = [{"roleAssignee": self.member, "organization": urn, "role": role, "state": "APPROVED"}
+                    for urn, role in self.org_roles.items()]  # fmt: skip
+        return Reply(200, {"elements": elements, "paging": {"count": 10, "start": 0, "links": []}})
 
     @route("find_posts", "GET", "/rest/posts", q="author")
     def _find_posts(self, request: Recorded) -> Reply:

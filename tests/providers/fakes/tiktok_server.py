@@ -72,7 +72,8 @@ class FakeTikTok(FakeServer[Recorded]):
         super().__init__()
         self.access_token = access_token
         self.client_key, self.client_secret, self.refresh_token = client_key, client_secret, refresh_token
-        self.privacy_options = list(PRIVACY_LEVELS)
+        self.privacy_options = list(PRIVACY_LEVELS)  # an unaudited app's creator sees ["SELF_ONLY"] only
+        self.scopes = {"user.info.basic", "video.publish", "video.upload"}  # what the token was granted
         self.username = "shorts.lab"
         self.max_duration_s = 600
         # TikTok's real limits; tests shrink min/max so a 2 MB file splits into several chunks.
@@ -162,6 +163,8 @@ class FakeTikTok(FakeServer[Recorded]):
 
     @route("creator_info", "POST", "/v2/post/publish/creator_info/query/")
     def _creator_info(self, request: Recorded) -> Reply:
+        if "video.publish" not in self.scopes:
+            return Reply(401, envelope(code="scope_not_authorized", message="The user did not authorize the scope."))
         info = {
             "creator_avatar_url": "https://example.invalid/avatar.jpg",
             "creator_username": self.username,

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from tests.providers.fakes import base
 from tests.providers.fakes.base import FakeServer, Faults, Recorded, Reply
 
-RequestKind = Literal["start", "chunk", "query", "list", "token"]
+RequestKind = Literal["start", "chunk", "query", "list", "token", "tokeninfo", "channels"]
 QUOTA_ERRORS: dict[str, tuple[int, str, str]] = {
     "rateLimitExceeded": (
         429,
@@ -105,6 +105,15 @@ class FakeYouTube(FakeServer[RecordedRequest]):
         self.outcome: tuple[str, str] = ("processed", "")  # (uploadStatus after processing, reason)
         self.tokens_issued = 0
         self._polls: Counter[str] = Counter()
+        # Read-only account routes (the preflight): what Google's tokeninfo reports and the channel `mine` finds.
+        self.token_scopes = (
+            "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly"
+        )
+        self.channel: dict[str, Any] | None = {
+            "id": "UCfakeChannel0000000000",
+            "snippet": {"title": "Shorts Lab"},
+            "status": {"privacyStatus": "public", "isLinked": True, "longUploadsStatus": "allowed"},
+        }
 
     # -- scripting -------------------------------------------------------------------------------------------
 
@@ -159,6 +168,8 @@ class FakeYouTube(FakeServer[RecordedRequest]):
             return "query" if content_range and content_range["first"] is None else "chunk"
         if request.method == "POST":
             return "token" if request.path == "/token" else "start"
+        if request.method == "GET" and request.path in ("/tokeninfo", "/youtube/v3/channels"):
+            return "tokeninfo" if request.path == "/tokeninfo" else "channels"
         return "list" if request.method == "GET" else ""
 
     def answer(self, request: RecordedRequest) -> Reply | None:
@@ -170,10 +181,42 @@ class FakeYouTube(FakeServer[RecordedRequest]):
             return self._put(request)
         if request.route == "list" and request.path == "/youtube/v3/videos":
             return self._list(request)
+        if request.route == "tokeninfo":
+            return self._tokeninfo(request)
+        if request.route == "channels":
+            return self._channels(request)
         return error(404, "notFound", f"No route {request.path}")
 
     def _authorized(self, request: RecordedRequest) -> bool:
         return bool(request.bearer) and request.bearer in self.valid_tokens
+
+    def _tokeninfo(self, request: RecordedRequest) -> Reply:
+        """Google's tokeninfo: `?access_token=`, no Authorization; 400 invalid_token for an unknown token."""
+        token = request.query.get("access_token", "")
+        if token not in self.valid_tokens:
+            return Reply(400, {"error": "invalid_token", "error_description": "Invalid Value"})
+        client = "fake-client.apps.googleusercontent.com"
+        info = {
+            "azp": client,
+            "aud": client,
+            "scope": self.token_scopes,
+            "expires_in": "3599",
+            "access_type": "offline",
+        }
+        return Reply(200, info)
+
+    def _channels(self, request: RecordedRequest) -> Reply:
+        """`channels.list`: `part` is required, `mine=true` lists the token's channel (none: an empty list)."""
+        if not self._authorized(request):
+            return UNAUTHORIZED
+        if not request.query.get("part") or request.query.get("mine") != "true":
+            return error(400, "missingRequiredParameter", "part and mine=true are required here")
+        if "youtube.readonly" not in self.token_scopes and "auth/youtube " not in self.token_scopes + " ":
+            return error(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
+        items = [self.channel] if self.channel is not None else []
+        return Reply(
+            200, {"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": len(items)}, "items": items}
+        )
 
     def _start(self, request: RecordedRequest) -> Reply | None:
         if request.path != "/upload/youtube/v3/videos" or request.query.get("uploadType") != "resumable":
