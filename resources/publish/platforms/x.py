@@ -16,6 +16,7 @@ import httpx
 
 from resources.errors import InputRejected, ProviderError
 from resources.http.deadline import Pending
+from resources.publish.caption_rules import x_weighted_length
 from resources.publish.captions import CAPTION_LIMITS
 from resources.publish.platforms.client import (
     ApiEngine,
@@ -95,8 +96,10 @@ class XEngine(ApiEngine):
     def publish(self, request: PostRequest) -> Post:
         """Upload the video and post the caption with it; a dry run stops before the first upload call."""
         text = request.caption.text
-        if not text.strip() or len(text) > CAPTION_LIMITS["x"]:
-            raise InputRejected(f"{request.where}: the post text has {len(text)} characters; X takes 1–280")
+        # X counts weighted characters (URLs 23, emoji and CJK 2): https://docs.x.com/fundamentals/counting-characters
+        weighted = x_weighted_length(text)
+        if not text.strip() or weighted > CAPTION_LIMITS["x"]:
+            raise InputRejected(f"{request.where}: the post text has {weighted} weighted characters; X takes 1–280")
         total = request.video_path.stat().st_size
         segment = segment_size(total, self.settings.chunk_size_bytes)
         with XClient(self.settings, request.where) as client:

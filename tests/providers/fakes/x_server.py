@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from resources.publish.caption_rules import x_weighted_length
 from tests.providers.fakes import base
 from tests.providers.fakes.base import FakeServer, Faults, Reply, route
 
@@ -223,8 +224,9 @@ class FakeX(FakeServer[Recorded]):
         body = json_object(request)
         text = body.get("text")
         media_ids = (body.get("media") or {}).get("media_ids")
-        if not isinstance(text, str) or not 0 < len(text) <= 280:
-            return error(400, "Invalid Request", "text must be 1–280 characters")
+        # X's own rule: 280 weighted characters (https://docs.x.com/fundamentals/counting-characters).
+        if not isinstance(text, str) or not text or x_weighted_length(text) > 280:
+            return error(400, "Invalid Request", "text must be 1–280 weighted characters")
         if not isinstance(media_ids, list) or len(media_ids) != 1:
             return error(400, "Invalid Request", "one video per post: media.media_ids needs one id")
         media = self.media.get(str(media_ids[0]))
