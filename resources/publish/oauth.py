@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import http.server
 import json
+import logging
 import os
 import secrets
 import stat
@@ -24,13 +25,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
-from resources.errors import ConfigurationError, RetryableError
+from resources.errors import ConfigurationError, ProviderError, RetryableError
 from resources.http.retry import RetrySettings, http_failure, with_retries
 from resources.http.secrets import redact
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,12 @@ class OAuthSpec:
     client_id_param: str = "client_id"
     basic_auth: bool = False  # X: confidential clients authenticate the token call with HTTP Basic
     extra_authorize: tuple[tuple[str, str], ...] = ()
+    # How an expiring token is renewed: the OAuth `refresh_token` grant, or Meta's `fb_exchange_token` (Meta
+    # issues no refresh tokens: https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived).
+    renewal: Literal["refresh_token", "fb_exchange_token"] = "refresh_token"
+    # RFC 7636 base64url, or TikTok's hex: "You must use hex encoding of SHA256 to generate the code challenge"
+    # (Login Kit for Desktop, https://developers.tiktok.com/doc/login-kit-desktop).
+    challenge_encoding: Literal["base64url", "hex"] = "base64url"
 
 
 def _facebook_login(*scopes: str) -> OAuthSpec:
@@ -55,6 +64,7 @@ def _facebook_login(*scopes: str) -> OAuthSpec:
         scopes,
         scope_separator=",",
         pkce=False,
+        renewal="fb_exchange_token",
     )
 
 
@@ -71,6 +81,7 @@ OAUTH: dict[str, OAuthSpec] = {
         ("user.info.basic", "video.publish", "video.upload"),
         scope_separator=",",
         client_id_param="client_key",
+        challenge_encoding="hex",
     ),
     "x": OAuthSpec(
         "https://x.com/i/oauth2/authorize",
@@ -84,11 +95,47 @@ OAUTH: dict[str, OAuthSpec] = {
         ("w_member_social", "openid", "profile"),
         pkce=False,
     ),
+    # Exactly what the endpoints we call list for Facebook Login for Business: content_publishing_limit needs
+    # instagram_basic, instagram_content_publish, pages_read_engagement, pages_show_list, and business_management
+    # when the role on the Page came through a Business Manager (https://developers.facebook.com/docs/
+    # instagram-api/reference/ig-user/content_publishing_limit); media_publish needs the first two.
     "instagram": _facebook_login(
-        "instagram_basic", "instagram_content_publish", "pages_show_list", "business_management"
+        "instagram_basic",
+        "instagram_content_publish",
+        "pages_read_engagement",
+        "pages_show_list",
+        "business_management",
     ),
-    "facebook": _facebook_login("pages_manage_posts", "pages_read_engagement", "pages_show_list", "publish_video"),
+    # The Reels guide's "Before You Start" (https://developers.facebook.com/documentation/video-api/guides/
+    # reels-publishing): a Page token from a user with CREATE_CONTENT, granted these three.
+    "facebook": _facebook_login("pages_show_list", "pages_read_engagement", "pages_manage_posts"),
 }
+# Where `authorize` reads the account its tokens are for when none is passed (the CLI passes none).
+ACCOUNT_SETTINGS = {"facebook": "SHORTS_FACEBOOK_PAGE_ID", "linkedin": "SHORTS_LINKEDIN_AUTHOR_URN"}
+# Posting as an organization needs w_organization_social (and an ADMINISTRATOR or content-admin role on the Page):
+# https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api (Permissions).
+LINKEDIN_ORGANIZATION_SCOPE = "w_organization_social"
+# A long-lived Meta user token lasts about 60 days; one used within this many seconds of its end is exchanged anew.
+META_RENEW_WITHIN_S = 7 * 86400
+META_LONG_LIVED_S = 60 * 86400  # when the exchange answer gives no expires_in
+# Graph code 190 subcodes (https://developers.facebook.com/docs/graph-api/guides/error-handling).
+META_GRANT_GONE = {
+    458: "the app was removed from the account",
+    459: "the account is checkpointed (log in on facebook.com)",
+    460: "the account's password changed",
+    463: "the token expired",
+    464: "the account is unconfirmed",
+    467: "the token is invalid",
+    492: "the session is invalid",
+}
+
+
+def requested_scopes(platform: str, account: str = "") -> tuple[str, ...]:
+    """The scopes `auth` asks for: the platform's, plus w_organization_social for a LinkedIn organization author."""
+    scopes = OAUTH[platform].scopes
+    if platform == "linkedin" and account.startswith("urn:li:organization:"):
+        return (*scopes, LINKEDIN_ORGANIZATION_SCOPE)
+    return scopes
 
 
 def auth_command(platform: str) -> str:
@@ -206,8 +253,20 @@ class TokenStore:
 
 
 def _fresh(tokens: dict[str, Any]) -> bool:
-    """Whether stored tokens hold an access token good for at least another minute."""
-    return bool(tokens.get("access_token")) and float(tokens.get("expires_at", 0)) > time.time() + 60
+    """Whether stored tokens hold an access token good for at least another minute.
+
+    `expires_at: null` is a token that does not expire: a Meta Page token derived from a long-lived user token.
+    """
+    if not tokens.get("access_token"):
+        return False
+    expires_at = tokens.get("expires_at", 0)
+    return expires_at is None or float(expires_at) > time.time() + 60
+
+
+def _meta_renewal_due(tokens: dict[str, Any]) -> bool:
+    """Whether the long-lived Meta user token behind `tokens` ends within META_RENEW_WITHIN_S (or is unknown)."""
+    user_expires = tokens.get("user_expires_at", tokens.get("expires_at", 0))
+    return user_expires is not None and float(user_expires) < time.time() + META_RENEW_WITHIN_S
 
 
 class AccessTokens:
@@ -221,6 +280,7 @@ class AccessTokens:
         store: TokenStore | None = None,
         retry: RetrySettings | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        account: str = "",
     ) -> None:
         self.platform = platform
         self.spec = OAUTH[platform]
@@ -228,6 +288,7 @@ class AccessTokens:
         self.store = store or TokenStore()
         self.retry = retry
         self.sleep = sleep
+        self.account = account  # Facebook: the Page whose token is wanted
         self._issued = ""  # the token `get` last returned
 
     def _hint(self) -> str:
@@ -242,6 +303,8 @@ class AccessTokens:
         fixed = os.environ.get(env_name(self.platform, "ACCESS_TOKEN"), "").strip()
         if fixed:
             return fixed
+        if self.spec.renewal == "fb_exchange_token":
+            return self._issue(self._meta_token(force_refresh))
         seen = self.store.load(self.platform)
         if not force_refresh and _fresh(seen):
             return self._issue(str(seen["access_token"]))
@@ -259,6 +322,59 @@ class AccessTokens:
     def _issue(self, token: str) -> str:
         self._issued = token
         return token
+
+    def _meta_token(self, force_refresh: bool) -> str:
+        """Meta has no refresh grant: the stored token while it is good, else one renewed from the stored
+        long-lived user token (exchanged anew, then a new Page token for Facebook); Meta refusing that is a gone
+        grant, which names the `auth` command."""
+        seen = self.store.load(self.platform)
+        if not force_refresh and self._meta_usable(seen):
+            return str(seen["access_token"])
+        refused = (self._issued or str(seen.get("access_token", ""))) if force_refresh else None
+        with self.store.locked(self.platform):
+            stored = self.store.load(self.platform)  # another process may have renewed meanwhile
+            if self._meta_usable(stored) and stored["access_token"] != refused:
+                return str(stored["access_token"])
+            renewed = self._meta_renew(stored, refused=refused is not None)
+            self.store.save(self.platform, renewed)
+            return str(renewed["access_token"])
+
+    def _page_id(self, stored: dict[str, Any]) -> str:
+        return self.account or str(stored.get("page_id") or os.environ.get(ACCOUNT_SETTINGS["facebook"], ""))
+
+    def _meta_usable(self, tokens: dict[str, Any]) -> bool:
+        """Good to send as is: unexpired, not due for a re-exchange, and (Facebook) the configured Page's token."""
+        if not _fresh(tokens):
+            return False
+        if self.platform == "facebook":
+            page_ok = tokens.get("token_kind") == "page" and tokens.get("page_id") == self._page_id(tokens)
+            return page_ok and not _meta_renewal_due(tokens)
+        return not _meta_renewal_due(tokens)
+
+    def _meta_renew(self, stored: dict[str, Any], *, refused: bool) -> dict[str, Any]:
+        user = str(stored.get("user_token") or "")
+        if not user and stored.get("token_kind") != "page":
+            user = str(stored.get("access_token") or "")  # stored by an older `auth`: a (short-lived) user token
+        if not user:
+            raise ConfigurationError(f"{self.platform}: no OAuth token; {self._hint()}")
+        client_id, client_secret = self._client_credentials()
+        call = {"platform": self.platform, "retry": self.retry, "sleep": self.sleep}
+        try:
+            renewed = {**stored, **meta_user_tokens(self.token_url, user, client_id, client_secret, **call)}
+        except MetaGrantGone:
+            page_kept = stored.get("token_kind") == "page" and stored.get("page_id") == self._page_id(stored)
+            if self.platform != "facebook" or refused or not page_kept:
+                raise
+            # The Page token does not expire with its user token: keep publishing, stop trying to renew.
+            log.warning("facebook: the long-lived user token could not be renewed; the Page token still works")
+            return {**stored, "user_expires_at": None}
+        if self.platform == "facebook":
+            page = self._page_id(stored)
+            if refused or stored.get("page_id") != page or stored.get("token_kind") != "page":
+                renewed |= meta_page_tokens(_graph_base(self.token_url), str(renewed["user_token"]), page, **call)
+            else:
+                renewed |= {key: stored[key] for key in ("token_kind", "access_token", "expires_at")}
+        return renewed
 
     def _client_credentials(self) -> tuple[str, str]:
         client_id = os.environ.get(env_name(self.platform, "CLIENT_ID"), "").strip()
@@ -333,20 +449,120 @@ def exchange(
     return with_retries(call, what=f"{platform} token refresh", settings=retry, sleep=sleep)
 
 
-def pkce_pair() -> tuple[str, str]:
-    """(verifier, S256 challenge) for PKCE."""
-    verifier = secrets.token_urlsafe(64)[:96]
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
+class MetaGrantGone(ConfigurationError):
+    """Meta refused the user token itself (code 190): only `shorts auth <platform>` gets a new one."""
 
 
-def authorization_url(platform: str, client_id: str, redirect_uri: str, state: str, challenge: str | None) -> str:
+def _graph_base(token_url: str) -> str:
+    """`https://graph.facebook.com/v27.0` from the Graph token endpoint `…/v27.0/oauth/access_token`."""
+    return token_url.rstrip("/").removesuffix("/oauth/access_token")
+
+
+def _meta_get(
+    url: str,
+    params: dict[str, str],
+    *,
+    platform: str,
+    doing: str,
+    bearer: str = "",
+    retry: RetrySettings | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """One Graph GET; code 190 is MetaGrantGone naming the `auth` command, other errors as `http_failure`."""
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    hidden = (bearer, params.get("client_secret", ""), params.get("fb_exchange_token", ""))
+
+    def call() -> dict[str, Any]:
+        try:
+            response = httpx.get(url, params=params, headers=headers, timeout=30)
+        except httpx.HTTPError as exc:
+            raise RetryableError(f"{platform}: Graph API unreachable while {doing}: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and error.get("code") == 190:
+            subcode = error.get("error_subcode")
+            why = META_GRANT_GONE.get(subcode, "the token was refused") if isinstance(subcode, int) else ""
+            raise MetaGrantGone(
+                f"{platform}: Meta refused the user token while {doing} (code 190"
+                f"{f', subcode {subcode}: {why}' if subcode else ''}); Meta has no refresh tokens, so the grant "
+                f"is gone: run {auth_command(platform)}"
+            )
+        if response.status_code >= 400 or not isinstance(body, dict):
+            message = redact(response.text[:300], *hidden)
+            raise http_failure(f"{platform}: {doing}", response.status_code, message, response.headers)
+        return body
+
+    return with_retries(call, what=f"{platform}: {doing}", settings=retry, sleep=sleep)
+
+
+def meta_user_tokens(
+    token_url: str, user_token: str, client_id: str, client_secret: str, **call: Any
+) -> dict[str, Any]:
+    """A long-lived (~60-day) user token for `user_token`, as stored fields.
+
+    `GET oauth/access_token?grant_type=fb_exchange_token` (https://developers.facebook.com/docs/facebook-login/
+    guides/access-tokens/get-long-lived); a long-lived token is exchanged again the same way before it ends.
+    """
+    params = {
+        "grant_type": "fb_exchange_token",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "fb_exchange_token": user_token,
+    }
+    answer = _meta_get(token_url, params, doing="exchanging for a long-lived user token", **call)
+    if not answer.get("access_token"):
+        raise ProviderError(f"{call.get('platform', 'meta')}: Meta's token exchange answered no access_token")
+    expires = time.time() + float(answer.get("expires_in") or META_LONG_LIVED_S)
+    token = str(answer["access_token"])
+    fields = {"token_kind": "user_long", "user_token": token, "user_expires_at": expires}
+    return {**fields, "access_token": token, "expires_at": expires, "refresh_token": ""}
+
+
+def meta_page_tokens(graph_base: str, user_token: str, page_id: str, **call: Any) -> dict[str, Any]:
+    """The Page access token of `page_id`, as stored fields: `GET /{page-id}?fields=access_token` with the user token.
+
+    The Reels endpoints need a Page token (Reels guide, "Before You Start"); one derived from a long-lived user
+    token does not expire, so `expires_at` is null.
+    """
+    platform = str(call.get("platform", "facebook"))
+    if not page_id:
+        raise ConfigurationError(
+            f"{platform}: {ACCOUNT_SETTINGS['facebook']} is not set; set it to the Page id, then run "
+            f"{auth_command(platform)}"
+        )
+    answer = _meta_get(
+        f"{graph_base}/{page_id}", {"fields": "access_token"}, bearer=user_token, doing="reading the Page token", **call
+    )
+    if not answer.get("access_token"):
+        raise ConfigurationError(
+            f"{platform}: Meta gave no Page token for Page {page_id}: the account that authorized must be able to "
+            f"perform CREATE_CONTENT on that Page and grant pages_show_list, pages_read_engagement and "
+            f"pages_manage_posts; check {ACCOUNT_SETTINGS['facebook']} and run {auth_command(platform)} as a Page admin"
+        )
+    return {"token_kind": "page", "access_token": str(answer["access_token"]), "expires_at": None, "page_id": page_id}
+
+
+def pkce_pair(encoding: Literal["base64url", "hex"] = "base64url") -> tuple[str, str]:
+    """(verifier, S256 challenge) for PKCE: RFC 7636 base64url, or the hex digest TikTok's Login Kit asks for."""
+    verifier = secrets.token_urlsafe(64)[:96]  # 96 unreserved characters: within the 43–128 both specs allow
+    digest = hashlib.sha256(verifier.encode())
+    if encoding == "hex":
+        return verifier, digest.hexdigest()
+    return verifier, base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+def authorization_url(
+    platform: str, client_id: str, redirect_uri: str, state: str, challenge: str | None, *, account: str = ""
+) -> str:
     spec = OAUTH[platform]
     params = {
         spec.client_id_param: client_id,
         "response_type": "code",
         "redirect_uri": redirect_uri,
-        "scope": spec.scope_separator.join(spec.scopes),
+        "scope": spec.scope_separator.join(requested_scopes(platform, account)),
         "state": state,
         **dict(spec.extra_authorize),
     }
@@ -356,14 +572,28 @@ def authorization_url(platform: str, client_id: str, redirect_uri: str, state: s
 
 
 def authorize(
-    platform: str, *, port: int = 8765, token_url: str = "", store: TokenStore | None = None, timeout_s: float = 300
+    platform: str,
+    *,
+    port: int = 8765,
+    token_url: str = "",
+    store: TokenStore | None = None,
+    timeout_s: float = 300,
+    account: str | None = None,
 ) -> Path:
-    """Run the authorization-code flow once: print the URL, catch the redirect on 127.0.0.1, store the tokens."""
+    """Run the authorization-code flow once: print the URL, catch the redirect on 127.0.0.1, store the tokens.
+
+    `account` (default: the setting in ACCOUNT_SETTINGS) is the Facebook Page whose token is derived, or the
+    LinkedIn author (an organization adds w_organization_social). Meta's short-lived user token is exchanged for a
+    long-lived one at once. The loopback redirect is what TikTok allows for Desktop apps only ("Only localhost or
+    loopback IP 127.0.0.1 are allowed", https://developers.tiktok.com/doc/login-kit-desktop; Web apps need https).
+    """
     spec = OAUTH[platform]
+    if account is None:
+        account = os.environ.get(ACCOUNT_SETTINGS.get(platform, ""), "").strip()
     client_id, client_secret = AccessTokens(platform)._client_credentials()
     redirect_uri = f"http://127.0.0.1:{port}/callback"
     state = secrets.token_urlsafe(24)
-    verifier, challenge = pkce_pair() if spec.pkce else ("", None)
+    verifier, challenge = pkce_pair(spec.challenge_encoding) if spec.pkce else ("", None)
     received: dict[str, str] = {}
 
     class Callback(http.server.BaseHTTPRequestHandler):
@@ -382,7 +612,7 @@ def authorize(
     server = http.server.HTTPServer(("127.0.0.1", port), Callback)
     thread = threading.Thread(target=server.handle_request, daemon=True)
     thread.start()
-    url = authorization_url(platform, client_id, redirect_uri, state, challenge)
+    url = authorization_url(platform, client_id, redirect_uri, state, challenge, account=account)
     print(f"Open this URL, sign in and allow access:\n{url}")
     thread.join(timeout_s)
     server.server_close()
@@ -396,14 +626,22 @@ def authorize(
     }
     if verifier:
         form["code_verifier"] = verifier
-    tokens = exchange(spec, token_url or spec.token_url, form, client_id, client_secret, platform=platform)
+    token_url = token_url or spec.token_url
+    tokens = exchange(spec, token_url, form, client_id, client_secret, platform=platform)
     store = store or TokenStore()
-    store.save(
-        platform,
-        {
+    if spec.renewal == "fb_exchange_token":
+        # The code gives a short-lived user token (hours): exchange it now, derive the Page token from the result.
+        short_lived = str(tokens.get("access_token", ""))
+        record = meta_user_tokens(token_url, short_lived, client_id, client_secret, platform=platform)
+        if platform == "facebook":
+            record |= meta_page_tokens(_graph_base(token_url), str(record["user_token"]), account, platform=platform)
+    else:
+        record = {
             "access_token": tokens.get("access_token", ""),
             "refresh_token": tokens.get("refresh_token", ""),
             "expires_at": time.time() + float(tokens.get("expires_in", 3600)),
-        },
-    )
+        }
+    if platform == "linkedin":
+        record["scope"] = str(tokens.get("scope") or " ".join(requested_scopes(platform, account)))
+    store.save(platform, record)
     return store.path

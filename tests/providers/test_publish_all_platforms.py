@@ -44,7 +44,7 @@ TOKENS = {
     "youtube": "ya29.all-platforms-token",
     "tiktok": "tt-all-platforms-token",
     "instagram": "meta-all-platforms-token",
-    "facebook": "meta-all-platforms-token",
+    "facebook": "meta-all-platforms-page-token",  # Reels take a Page token
     "x": "x-all-platforms-token",
     "linkedin": "li-all-platforms-token",
 }
@@ -111,7 +111,7 @@ def setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Setup]:
         FakeYouTube() as youtube,
         FakeTikTok(access_token=TOKENS["tiktok"]) as tiktok_fake,
         FakeMeta(token=TOKENS["instagram"]) as instagram,
-        FakeMeta(token=TOKENS["facebook"]) as facebook,
+        FakeMeta(token=TOKENS["instagram"], page_token=TOKENS["facebook"]) as facebook,
         FakeX(access_token=TOKENS["x"]) as x_fake,
         FakeLinkedIn(token=TOKENS["linkedin"], version=linkedin.LINKEDIN_VERSION, part_size=CHUNK) as linkedin_fake,
     ):
@@ -250,8 +250,8 @@ def test_mid_upload_failure_then_retry_gives_exactly_one_post(setup: Setup) -> N
     times = STEP_ATTEMPTS * ENGINE_ATTEMPTS
     fakes.youtube.fail("chunk", 503, times=times, after=2)  # chunks 1-2 accepted, then the third answers 503
     fakes.tiktok.drop_next("upload:2", times=times)  # the third of four chunks loses its connection
-    fakes.instagram.drop("upload", times=times, min_offset=VIDEO_SIZE // 2)
-    fakes.facebook.drop("upload", times=times, min_offset=VIDEO_SIZE // 2)
+    fakes.instagram.drop("upload", times=times)  # rupload's one whole-file POST is cut halfway
+    fakes.facebook.drop("upload", times=times)
     fakes.x.drop_next("append:2", times=times)  # the third of five segments loses its connection
     fakes.linkedin.drop("upload", part=3, times=times)
 

@@ -8,6 +8,7 @@ four chunks. Retries wait nothing (`tests.providers.publishing`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import stat
 from collections.abc import Iterator
@@ -250,12 +251,47 @@ def test_a_refresh_keeps_the_rotated_refresh_token_in_a_private_file(
     assert outcome.post.status == "published" and fake.access_token not in outcome.post.model_dump_json()
 
 
-def test_chunk_plan_follows_tiktoks_rules() -> None:
-    limits = ChunkLimits()
-    assert plan_chunks(3 * MIB, 8 * MIB, limits).count == 1  # under 5 MB: one chunk of the whole file
-    assert plan_chunks(3 * MIB, 8 * MIB, limits).chunk_size == 3 * MIB
-    plan = plan_chunks(20 * MIB, 8 * MIB, limits)
-    assert (plan.chunk_size, plan.count, plan.span(1)) == (8 * MIB, 2, (8 * MIB, 20 * MIB - 1))  # last takes 12 MB
-    assert plan_chunks(200 * MIB, 1 * MIB, limits).chunk_size == 5 * MIB  # never under the 5 MB minimum
-    assert plan_chunks(10 * MIB, 100 * MIB, limits).count == 1
-    assert plan_chunks(1000 * MIB, 100 * MIB, limits).chunk_size == 64 * MIB  # never over the 64 MB maximum
+MB = 1_000_000
+SIZES = [1, 3 * MIB, 5 * MB, 5 * MIB - 1, 5 * MIB, 20 * MIB, 64 * MB, 64 * MB + 1, 64 * MIB, 100 * MIB, 127 * MIB,
+         128 * MIB + 7, 200 * MIB, 1000 * MIB + 3, 4 * 1024 * MIB]  # fmt: skip
+PREFERRED = [1, 1 * MIB, 8 * MIB, 64 * MIB, 100 * MIB, 1024 * MIB]
+
+
+@pytest.mark.parametrize("preferred", PREFERRED)
+@pytest.mark.parametrize("size", SIZES)
+def test_chunk_plan_keeps_every_rule_of_the_media_transfer_guide(size: int, preferred: int) -> None:
+    """The guide's "Chunk restrictions", for any size and any configured chunk size (no file needed)."""
+    plan = plan_chunks(size, preferred, ChunkLimits())
+    chunks = plan.chunks()
+    assert plan.count == size // plan.chunk_size == len(chunks)  # total_chunk_count = floor(size / chunk)
+    assert chunks[0].first == 0 and chunks[-1].last == size - 1
+    assert all(a.last + 1 == b.first for a, b in itertools.pairwise(chunks))  # in order, no gaps
+    if size < 5 * MIB:
+        assert (plan.chunk_size, plan.count) == (size, 1)  # under 5 MB: whole
+    else:
+        assert all(5 * MIB <= c.size <= 64 * MB for c in chunks[:-1])  # 5–64 MB under either reading of "MB"
+        assert 5 * MIB <= chunks[-1].size <= 128 * MB and plan.chunk_size <= 64 * MB
+    if size > 64 * MB:
+        assert plan.count >= 2  # over 64 MB: several chunks, even with a huge chunk_size_bytes
+    assert 1 <= plan.count <= 1000
+    assert FakeTikTok()._chunk_error(size, plan.chunk_size, plan.count) == ""  # the fake accepts it too
+
+
+def test_a_file_over_64_mb_goes_in_two_chunks_even_when_the_chunk_size_is_set_high() -> None:
+    plan = plan_chunks(100 * MIB, 1024 * MIB, ChunkLimits())
+    assert (plan.count, plan.chunk_size) == (2, 50 * MIB)
+    assert plan_chunks(20 * MIB, 8 * MIB, ChunkLimits()).span(1) == (8 * MIB, 20 * MIB - 1)  # the last takes 12 MiB
+
+
+@pytest.mark.parametrize(
+    ("size", "chunk", "count", "problem"),
+    [
+        (100 * MIB, 60 * MB, 1, "multiple chunks"),  # floor() gives 1: one chunk of 100 MiB
+        (100 * MIB, 70 * MB, 1, "chunk_size must be"),  # a chunk over 64 MB
+        (20 * MIB, 4 * MIB, 5, "chunk_size must be"),  # a chunk under 5 MB
+        (20 * MIB, 8 * MIB, 3, "floor"),  # total_chunk_count rounded up
+        (3 * MIB, 1 * MIB, 3, "whole"),  # under 5 MB, split
+    ],
+)
+def test_the_fake_refuses_a_plan_that_breaks_the_guide(size: int, chunk: int, count: int, problem: str) -> None:
+    assert problem in FakeTikTok()._chunk_error(size, chunk, count)

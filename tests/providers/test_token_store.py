@@ -53,20 +53,52 @@ class RotatingTokenEndpoint(FakeServer[Recorded]):
             return Reply(404, {"error": "not_found"})
         return self.dispatch(request)
 
-    @route("token", "POST", "/oauth2/token")
-    def _token(self, request: Recorded) -> Reply:
-        presented = request.urlencoded.get("refresh_token", "")
+    def url_for(self, platform: str) -> str:
+        """Meta renews at Graph's `oauth/access_token`; the others at an OAuth token endpoint."""
+        meta = OAUTH[platform].renewal == "fb_exchange_token"
+        return f"{self.base_url}/oauth/access_token" if meta else self.url
+
+    def _rotate(self, presented: str) -> str:
+        """Retire `presented` and return its successor ("" when it is not live)."""
         with self.lock:
             self.presented.append(presented)
             if presented not in self.live:
-                return Reply(400, {"error": "invalid_grant", "error_description": "refresh token already used"})
+                return ""
             self.live.remove(presented)
             family, _, generation = presented.rpartition("-")
             rotated = f"{family}-{int(generation) + 1}"
             self.live.add(rotated)
-            self.issued.add(f"access-{rotated}")
+            return rotated
+
+    @route("token", "POST", "/oauth2/token")
+    def _token(self, request: Recorded) -> Reply:
+        rotated = self._rotate(request.urlencoded.get("refresh_token", ""))
+        if not rotated:
+            return Reply(400, {"error": "invalid_grant", "error_description": "refresh token already used"})
+        self.issued.add(f"access-{rotated}")
         tokens = {"access_token": f"access-{rotated}", "refresh_token": rotated, "expires_in": self.expires_in}
         return Reply(200, {**tokens, "token_type": "bearer"})
+
+    @route("exchange", "GET", "/oauth/access_token", grant_type="fb_exchange_token")
+    def _exchange(self, request: Recorded) -> Reply:
+        """Meta: a live user token is exchanged for a new long-lived one (the old one retired here, to count)."""
+        rotated = self._rotate(request.query.get("fb_exchange_token", ""))
+        if not rotated:
+            error = {
+                "message": "Error validating access token: Session has expired.",
+                "code": 190,
+                "error_subcode": 463,
+            }
+            return Reply(400, {"error": {**error, "type": "OAuthException"}})
+        self.issued.add(rotated)
+        return Reply(200, {"access_token": rotated, "token_type": "bearer", "expires_in": 5183944})
+
+    @route("page", "GET", r"/(?P<page>\d+)", fields="access_token")
+    def _page(self, request: Recorded) -> Reply:
+        """Meta: the Page token derived from the caller's user token."""
+        page_token = f"page-{request.bearer}"
+        self.issued.add(page_token)
+        return Reply(200, {"id": request.args["page"], "access_token": page_token})
 
 
 def _get_token(
@@ -91,9 +123,12 @@ def _in_processes(platforms: list[str], store: TokenStore, fake: RotatingTokenEn
     context.set_forkserver_preload([__name__])
     start = context.Barrier(len(platforms))
     results: Queue = context.Queue()
-    args = (str(store.path), fake.url, start, results)
     processes = [
-        context.Process(target=_get_token, args=(platform, _credentials(platform), *args)) for platform in platforms
+        context.Process(
+            target=_get_token,
+            args=(platform, _credentials(platform), str(store.path), fake.url_for(platform), start, results),
+        )
+        for platform in platforms
     ]
     for process in processes:
         process.start()
@@ -163,14 +198,22 @@ def test_processes_that_waited_for_the_lock_use_the_token_the_first_one_stored(s
 
 def test_six_platforms_refreshing_at_once_all_keep_their_rotated_tokens(store: TokenStore) -> None:
     platforms = sorted(OAUTH)
+    meta = ["facebook", "instagram"]  # no refresh grant: an expired long-lived user token is exchanged anew
     for platform in platforms:
-        store.save(platform, {"access_token": "expired", "refresh_token": f"{platform}-0", "expires_at": 0})
+        if platform in meta:
+            record = {"token_kind": "user_long", "user_token": f"{platform}-0", "user_expires_at": 0}
+            store.save(platform, {**record, "access_token": "expired", "expires_at": 0, "page_id": "42"})
+        else:
+            store.save(platform, {"access_token": "expired", "refresh_token": f"{platform}-0", "expires_at": 0})
     with RotatingTokenEndpoint(*(f"{platform}-0" for platform in platforms), expires_in=7200) as fake:
         got = _in_processes(platforms, store, fake)
 
     assert sorted(fake.presented) == [f"{platform}-0" for platform in platforms]
-    assert {store.load(platform)["refresh_token"] for platform in platforms} == {f"{p}-1" for p in platforms}
-    assert {platform: token for platform, token in got.values()} == {p: f"access-{p}-1" for p in platforms}
+    refreshed = [p for p in platforms if p not in meta]
+    assert {store.load(platform)["refresh_token"] for platform in refreshed} == {f"{p}-1" for p in refreshed}
+    assert {store.load(platform)["user_token"] for platform in meta} == {f"{p}-1" for p in meta}
+    expected = {p: f"access-{p}-1" for p in refreshed} | {"instagram": "instagram-1", "facebook": "page-facebook-1"}
+    assert {platform: token for platform, token in got.values()} == expected
 
 
 def test_a_forced_refresh_takes_a_token_stored_meanwhile_and_refreshes_only_a_refused_one(

@@ -19,6 +19,7 @@ import httpx
 
 from resources.errors import ConfigurationError, ProviderError
 from resources.http.deadline import Pending
+from resources.publish.oauth import LINKEDIN_ORGANIZATION_SCOPE, auth_command
 from resources.publish.platforms.client import (
     ApiEngine,
     Chunk,
@@ -114,6 +115,13 @@ class LinkedInClient(PlatformClient):
             return TokenRejected()
         body = json_object(response)
         message = str(body.get("message") or body) if body else response.text[:300]
+        if response.status_code == 403 and body.get("code") == "ACCESS_DENIED":
+            # The token lacks the permission (error-handling guide, 403): re-authorizing is the fix, not a retry.
+            return ConfigurationError(
+                f"{self.where}: LinkedIn denied {doing} ({self.redact(message)}): an organization author "
+                f"(urn:li:organization:…) needs {LINKEDIN_ORGANIZATION_SCOPE} and an ADMINISTRATOR or content-admin "
+                f"role on that Page, a member author w_member_social; get the role, then run {auth_command('linkedin')}"
+            )
         return self.http_failure(response.status_code, message, doing, response.headers)
 
 

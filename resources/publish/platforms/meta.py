@@ -56,8 +56,10 @@ def _graph_error(response: httpx.Response) -> dict[str, Any]:
 class GraphClient(PlatformClient):
     """Graph API calls (token as a Bearer header) and rupload calls (token as `OAuth <token>`)."""
 
-    def __init__(self, settings: PublishSettings, where: str) -> None:
+    def __init__(self, settings: PublishSettings, where: str, *, account: str = "") -> None:
         super().__init__(settings, where)
+        # Facebook: the token is this Page's own, derived from the stored long-lived user token (oauth.py).
+        self._tokens.account = account
         self.api = f"{(settings.api_base_url or GRAPH_HOST).rstrip('/')}/{GRAPH_VERSION}"
         self.upload_base = (settings.upload_base_url or RUPLOAD_HOST).rstrip("/")
 
@@ -119,7 +121,7 @@ class _ReelsEngine(ApiEngine, ABC):
     def publish(self, request: PostRequest) -> Post:
         account = require_account(self.account, self.account_setting, request.where)
         size = validate_media(request)  # both checked before any call
-        with GraphClient(self.settings, request.where) as graph:
+        with GraphClient(self.settings, request.where, account=account) as graph:
             return self._publish(graph, request, account, size)
 
     @abstractmethod
@@ -127,7 +129,13 @@ class _ReelsEngine(ApiEngine, ABC):
         """Publish `request` (`size` bytes) on `account`, resuming from the checkpoint."""
 
     def _upload(self, graph: GraphClient, url: str, request: PostRequest, *, start: int, size: int) -> None:
-        """Send the video from byte `start`; the checkpoint holds the offset after each acknowledged chunk."""
+        """Send the video from byte `start` to its end in ONE POST; the checkpoint holds the acknowledged end.
+
+        rupload is "Resumable (non-chunking)": the Reels guide and IG's resumable-uploads guide send the whole
+        file with `offset: 0`, and `offset` only resumes an interrupted upload (https://developers.facebook.com/
+        docs/video-api/guides/reels-publishing/, https://developers.facebook.com/documentation/instagram-platform/
+        content-publishing/resumable-uploads). Nothing documents a shorter body being continued, so no slices.
+        """
         if 0 < start < size:
             log.info("%s: resuming the upload at byte %d of %d", request.where, start, size)
 
@@ -135,7 +143,7 @@ class _ReelsEngine(ApiEngine, ABC):
             graph.upload(url, chunk, data, file_size=size)
             self.checkpoint.set("uploaded", chunk.last + 1)
 
-        send_chunks(request.video_path, byte_ranges(size, self.settings.chunk_size_bytes, start=start), send)
+        send_chunks(request.video_path, byte_ranges(size, max(1, size - start), start=start), send)
 
 
 class InstagramEngine(_ReelsEngine):

@@ -63,10 +63,20 @@ FAIL_REASONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ChunkLimits:
-    """TikTok's chunk rules (media transfer guide): 5–64 MB chunks, at most 1000, files under 5 MB in one chunk."""
+    """TikTok's chunk rules, from the media transfer guide's "Chunk restrictions"
+    (https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide):
+
+    - total_chunk_count = video_size / chunk_size rounded down;
+    - each chunk 5 MB–64 MB, except the final one, which may exceed chunk_size (up to 128 MB) for the trailing bytes;
+    - a video under 5 MB goes whole (chunk_size = video_size); one over 64 MB in several chunks;
+    - 1 to 1000 chunks, sent in order.
+
+    The page does not say whether MB is 10^6 or 2^20 bytes, so each bound takes the stricter reading: at least
+    5 MiB, at most 64,000,000 bytes (the final chunk, under twice that, stays under 128,000,000).
+    """
 
     min_bytes: int = 5 * MIB
-    max_bytes: int = 64 * MIB
+    max_bytes: int = 64_000_000
     max_count: int = 1000
 
 
@@ -92,7 +102,11 @@ class ChunkPlan:
 
 
 def plan_chunks(video_size: int, preferred: int, limits: ChunkLimits | None = None) -> ChunkPlan:
-    """The chunk plan TikTok accepts for `video_size`, as close to `preferred` chunks as its rules allow."""
+    """The chunk plan TikTok accepts for `video_size`, as close to `preferred` chunks as its rules allow.
+
+    A pure function of the sizes (ChunkLimits cites the rules): whatever `preferred` is, a file over
+    `max_bytes` is cut in at least two chunks, and no chunk but the last exceeds `max_bytes`.
+    """
     limits = limits or CHUNK_LIMITS
     if video_size <= 0:
         raise InputRejected("tiktok: the video is empty; render it again")
@@ -100,7 +114,10 @@ def plan_chunks(video_size: int, preferred: int, limits: ChunkLimits | None = No
         return ChunkPlan(video_size, video_size, 1)
     chunk = max(preferred, limits.min_bytes, math.ceil(video_size / limits.max_count))
     chunk = min(chunk, limits.max_bytes, video_size)
-    # floor division: the last chunk takes the remainder (it may exceed chunk_size, up to twice it).
+    if video_size > limits.max_bytes:
+        # "greater than 64 MB must be uploaded in multiple chunks": at most half, so floor division gives >= 2.
+        chunk = min(chunk, video_size // 2)
+    # floor division: the last chunk takes the remainder (it may exceed chunk_size, under twice it).
     count = video_size // chunk
     if count > limits.max_count:
         raise InputRejected(f"tiktok: {video_size} bytes need more than {limits.max_count} chunks; shorten the video")

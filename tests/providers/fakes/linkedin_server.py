@@ -92,6 +92,23 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
     def routes(self, route: str) -> list[Recorded]:
         return self.calls(route)
 
+    def _organization_refusal(self, author: str, resource: str) -> Reply | None:
+        """LinkedIn's 403 for an organization author without w_organization_social or a posting role on it.
+
+        Posting "on behalf of an organization" needs w_organization_social and an ADMINISTRATOR (or content
+        admin / DSC poster) role (Videos API, Permissions: https://learn.microsoft.com/en-us/linkedin/marketing/
+        community-management/shares/videos-api); the body is the documented error shape {status,
+        serviceErrorCode, code, message} with "Not enough permissions to access: <resource>.<version>"
+        (https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/error-handling, 403).
+        """
+        if not author.startswith("urn:li:organization:"):
+            return None
+        posting_roles = ("ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER")
+        if "w_organization_social" in self.token_scopes and self.org_roles.get(author) in posting_roles:
+            return None
+        body = {"status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED"}
+        return Reply(403, body | {"message": f"Not enough permissions to access: {resource}.{self.version}01"})
+
     # --- protocol --------------------------------------------------------------------------------------------
     def handle(self, exchange: Exchange) -> None:
         """A scripted drop cuts the body midway, before anything is logged; a /rest body must be JSON."""
@@ -150,6 +167,9 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
             return error(400, "owner and fileSizeBytes are required")
         if asked.get("uploadCaptions") is not False or asked.get("uploadThumbnail") is not False:
             return error(400, "uploadCaptions/uploadThumbnail must be false here")
+        refused = self._organization_refusal(str(asked["owner"]), "videos.ACTION")
+        if refused is not None:
+            return refused
         serial = next(self._ids)
         urn = f"urn:li:video:D4E10AQ{serial}"
         ranges = [(first, min(first + self.part_size, size) - 1) for first in range(0, size, self.part_size)]
@@ -272,6 +292,9 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
             or not isinstance(body.get("commentary"), str)
         ):
             return error(422, "Invalid post body")
+        refused = self._organization_refusal(str(body.get("author", "")), "partnerApiPostsExternal.CREATE")
+        if refused is not None:
+            return refused
         if video is None or video.owner != body.get("author"):
             return error(403, "Accessing this video resource is forbidden")
         if video.status != "AVAILABLE":

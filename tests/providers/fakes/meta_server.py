@@ -8,19 +8,49 @@ phases progress over polls (with `uploading_phase.bytes_transferred`).
 Graph calls need `Authorization: Bearer <token>` (or `access_token=`); rupload needs `Authorization: OAuth <token>`.
 Faults are scripted per route (`fail`, `drop`, `expire_token_once`, `error_container`); bytes are stored per
 object so tests can compare them with the file, and `published` counts posts.
+
+Tokens have kinds, as Meta's do (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/
+get-long-lived): `GET|POST /oauth/access_token` turns a code into a short-lived user token and
+`grant_type=fb_exchange_token` a valid user token into a long-lived one; any other grant (Meta has no
+`refresh_token` grant) is refused in Graph's error envelope. `GET /{page}?fields=access_token` with a user token
+gives a Page token (no expiry when derived from a long-lived user token). Instagram routes take user tokens; the
+Facebook Reels routes (video_reels, rupload, the video's status) refuse anything but a Page token, as the Reels guide
+requires ("A Page access token", https://developers.facebook.com/documentation/video-api/guides/reels-publishing),
+with code 190 "This method must be called with a Page Access Token" (the message Graph gives; the envelope is
+https://developers.facebook.com/docs/graph-api/guides/error-handling). rupload takes the rest of the file in one
+POST: `offset` only resumes where an interrupted POST stopped (the Reels guide calls it "Resumable (non-chunking)").
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tests.providers.fakes import base
 from tests.providers.fakes.base import Exchange, FailAndDrop, FakeServer, Faults, Reply
 
 VERSION = "v27.0"
 UPLOAD_KINDS = {"ig-api-upload": "ig", "video-upload": "fb"}  # rupload's first path segment
+SHORT_LIVED_S = 2 * 3600  # "short-lived, expiring in hours"
+LONG_LIVED_S = 5183944  # the sample answer's expires_in (about 60 days)
+USER_KINDS = ("user_short", "user_long")
+FB_ROUTES = ("start", "finish")  # plus the fb rupload and the fb video's status
+
+
+@dataclass
+class Token:
+    """What the fake knows of a token it issued: its kind and when it ends (None: never)."""
+
+    kind: Literal["user_short", "user_long", "page"]
+    expires_at: float | None
+    revoked: bool = False
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= time.time()
 
 
 class Recorded(base.Recorded):
@@ -88,10 +118,22 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
     protocol_version = "HTTP/1.1"
 
     def __init__(
-        self, *, token: str = "meta-test-token", ig_user: str = "17841400000000001", page: str = "100000000000001"
+        self,
+        *,
+        token: str = "meta-test-token",
+        page_token: str = "meta-page-token",
+        ig_user: str = "17841400000000001",
+        page: str = "100000000000001",
+        app_id: str = "fake-meta-app",
+        app_secret: str = "fake-meta-secret",
     ) -> None:
         super().__init__()
-        self.token = token
+        self.token = token  # a long-lived user token
+        self.page_token = page_token  # a Page token of `page` that does not expire
+        self.tokens: dict[str, Token] = {token: Token("user_long", time.time() + LONG_LIVED_S)}
+        self.tokens[page_token] = Token("page", None)
+        self.app_id, self.app_secret = app_id, app_secret  # the app: client_id/secret, and the app token id|secret
+        self.page_admin = True  # whether the user behind the user tokens may CREATE_CONTENT on `page`
         self.ig_user = ig_user
         self.page = page
         self.processing_polls = 2  # status polls answered IN_PROGRESS/processing after the bytes are complete
@@ -121,6 +163,17 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         """Every IG container created from now on ends in status_code ERROR with this status text."""
         self._container_error = message
 
+    def issue(self, kind: Literal["user_short", "user_long", "page"], expires_in: float | None) -> str:
+        """A new token of `kind` the fake accepts (`expires_in` None: it never expires)."""
+        token = f"EAA{kind.replace('_', '')}{secrets.token_hex(6)}"
+        with self.lock:
+            self.tokens[token] = Token(kind, None if expires_in is None else time.time() + expires_in)
+        return token
+
+    def token_requests(self) -> list[Recorded]:
+        """Every call to `oauth/access_token`, whatever its grant."""
+        return self.calls("token")
+
     # --- views for tests ---------------------------------------------------------------------------------
     def received(self, object_id: str) -> bytes:
         return bytes(self.uploads[object_id].data)
@@ -136,6 +189,8 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         if segments and segments[0] in UPLOAD_KINDS:
             return "upload"
         tail = segments[1:]
+        if tail == ["oauth", "access_token"]:
+            return "token"
         if len(tail) == 2:
             edges = {"content_publishing_limit": "limit", "media": "media", "media_publish": "publish"}
             return edges.get(tail[1]) or request.params.get("upload_phase", "unknown")
@@ -173,8 +228,12 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         version = segments[1] if route == "upload" and len(segments) > 1 else (segments[0] if segments else "")
         if version != VERSION:
             return error(400, f"Unknown API version {version!r}", 2500)
-        if not self._authorized(request):
-            return error(401, "Invalid OAuth access token - Cannot parse access token", 190)
+        if route == "token":
+            with self.lock:
+                return self._token(request.params)
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         if route != "upload" and self._expire_once:
             self._expire_once = False
             return error(401, "Error validating access token: Session has expired", 190, 463)
@@ -183,10 +242,75 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         with self.lock:
             return self._upload(request) if route == "upload" else self._graph(request)
 
-    def _authorized(self, request: Recorded) -> bool:
+    def _presented(self, request: Recorded) -> str:
+        """The token a request carries: `OAuth <t>` on rupload, `Bearer <t>` or `access_token=` on Graph."""
         if request.route == "upload":
-            return request.authorization_is("OAuth", self.token)
-        return request.bearer_is(self.token) or request.params.get("access_token") == self.token
+            header = request.headers.get("authorization", "")
+            return header.removeprefix("OAuth ") if header.startswith("OAuth ") else ""
+        return request.bearer or request.params.get("access_token", "")
+
+    def _object_kind(self, request: Recorded) -> str:
+        """Which object a route acts on: fb (video_reels, the fb rupload, an fb video's status), ig, or none."""
+        segments, route = request.segments, request.route
+        if route == "upload":
+            return UPLOAD_KINDS.get(segments[0], "")
+        if route == "status" and len(segments) > 1 and segments[1] in self.uploads:
+            return self.uploads[segments[1]].kind
+        if route in FB_ROUTES:
+            return "fb"
+        return "ig" if route in ("limit", "media", "publish", "permalink") else ""
+
+    def _refused(self, request: Recorded) -> Reply | None:
+        """Meta's answer to a missing, unknown, expired or revoked token or to the wrong kind; None when fine."""
+        presented = self._presented(request)
+        if request.route == "debug_token" and presented == f"{self.app_id}|{self.app_secret}":
+            return None  # the documented caller of debug_token is the app token
+        with self.lock:
+            info = self.tokens.get(presented)
+        if info is None:
+            return error(401, "Invalid OAuth access token - Cannot parse access token", 190)
+        if info.revoked:
+            return error(401, "Error validating access token: The user has not authorized application.", 190, 458)
+        if info.expired:
+            return error(401, "Error validating access token: Session has expired.", 190, 463)
+        kind = self._object_kind(request)
+        if kind == "fb" and info.kind != "page":
+            return error(400, "(#190) This method must be called with a Page Access Token", 190)
+        if kind == "ig" and info.kind == "page":
+            return error(400, "(#200) Instagram publishing needs a User access token", 200)
+        return None
+
+    def _token(self, params: dict[str, str]) -> Reply:
+        """`oauth/access_token`: a code gives a short-lived user token, fb_exchange_token a long-lived one, any
+        other grant (`refresh_token` included: Meta has none) an error."""
+        if (params.get("client_id"), params.get("client_secret")) != (self.app_id, self.app_secret):
+            return error(400, "Error validating client secret.", 1)
+        grant = params.get("grant_type", "")
+        if grant == "fb_exchange_token":
+            info = self.tokens.get(params.get("fb_exchange_token", ""))
+            if info is None or info.kind not in USER_KINDS:
+                return error(400, "Invalid OAuth access token - Cannot parse access token", 190)
+            if info.revoked:
+                return error(400, "Error validating access token: The user has not authorized application.", 190, 458)
+            if info.expired:  # "You can not use an expired token to request a long-lived token"
+                return error(400, "Error validating access token: Session has expired.", 190, 463)
+            token = self.issue("user_long", LONG_LIVED_S)
+            return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED_S})
+        if grant in ("", "authorization_code") and params.get("code"):
+            token = self.issue("user_short", SHORT_LIVED_S)
+            return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": SHORT_LIVED_S})
+        return error(400, f"Unsupported grant_type: {grant or '(none)'}", 100)
+
+    def _page_token(self, request: Recorded) -> Reply:
+        """`GET /{page}?fields=access_token`: a Page token for a user who may create content on the Page."""
+        presented = self._presented(request)
+        info = self.tokens[presented]
+        if info.kind == "page":
+            return Reply(200, {"id": self.page, "access_token": presented})
+        if not self.page_admin:
+            return Reply(200, {"id": self.page})  # no task on the Page: Meta leaves the field out
+        expires_in = None if info.kind == "user_long" else max(0.0, (info.expires_at or 0) - time.time())
+        return Reply(200, {"id": self.page, "access_token": self.issue("page", expires_in)})
 
     def _graph(self, request: Recorded) -> Reply:
         method, route, params = request.method, request.route, request.params
@@ -236,6 +360,8 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
                 upload.polls = 0
                 self.published += 1
             return Reply(200, {"success": True})
+        if route == "page" and account == self.page and "access_token" in params.get("fields", "").split(","):
+            return self._page_token(request)
         if route == "page":
             return Reply(200, {"id": account, "name": "Fake Page"})
         if route == "permalink":
@@ -257,6 +383,8 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
             return error(400, "file_size differs from the first request", 100)
         if offset > len(upload.data) or offset + len(body) > size:
             return error(400, f"Bad offset {offset}: {len(upload.data)} bytes received", 100)
+        if offset + len(body) != size:  # one POST with the rest of the file: no slices (the guide is non-chunking)
+            return error(400, f"The body must hold bytes {offset}..{size - 1}, got {len(body)} bytes", 100)
         upload.file_size = size
         upload.data[offset : offset + len(body)] = body
         return Reply(200, {"success": True, "message": "Upload successful."})

@@ -78,8 +78,9 @@ class FakeTikTok(FakeServer[Recorded]):
         self.max_duration_s = 600
         # TikTok's real limits; tests shrink min/max so a 2 MB file splits into several chunks.
         self.min_chunk_bytes = 5 * MIB
-        self.max_chunk_bytes = 64 * MIB
-        self.max_last_chunk_bytes = 128 * MIB
+        # "MB" read as 10^6 here, the stricter reading for the upper bounds (the lower one is 5 MiB, also stricter).
+        self.max_chunk_bytes = 64_000_000
+        self.max_last_chunk_bytes = 128_000_000
         self.processing_polls = 1  # PROCESSING_UPLOAD answers after the last chunk
         self.post_id_polls = 1  # PUBLISH_COMPLETE answers with an empty post-id list before the id appears
         self.uploads: dict[str, Upload] = {}
@@ -144,6 +145,14 @@ class FakeTikTok(FakeServer[Recorded]):
         form = request.urlencoded
         if (form.get("client_key"), form.get("client_secret")) != (self.client_key, self.client_secret):
             return Reply(401, {"error": "invalid_client", "error_description": "Client key or secret is wrong."})
+        if form.get("grant_type") == "authorization_code":
+            # Desktop apps must send the PKCE verifier: 43–128 unreserved characters (Login Kit for Desktop).
+            verifier = form.get("code_verifier", "")
+            if not form.get("code") or not form.get("redirect_uri") or not 43 <= len(verifier) <= 128:
+                invalid = {"error": "invalid_request", "error_description": "Code verifier or code is invalid."}
+                return Reply(400, invalid)
+            self.refresh_token = f"rft.0.{secrets.token_hex(4)}"
+            form = {**form, "grant_type": "refresh_token", "refresh_token": self.refresh_token}
         if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != self.refresh_token:
             return Reply(400, {"error": "invalid_grant", "error_description": "Refresh token is invalid or expired."})
         # Rotation: the old refresh token stops working once a new one is issued.
@@ -187,7 +196,10 @@ class FakeTikTok(FakeServer[Recorded]):
             return f"chunk_size must be {self.min_chunk_bytes}–{self.max_chunk_bytes} bytes"
         if count != size // chunk or not 1 <= count <= 1000:
             return f"total_chunk_count must be floor(video_size / chunk_size) = {size // chunk}"
-        if size - (count - 1) * chunk > self.max_last_chunk_bytes:
+        if size > self.max_chunk_bytes and count < 2:
+            return f"a video over {self.max_chunk_bytes} bytes must be uploaded in multiple chunks"
+        # The final chunk may exceed chunk_size up to 128 MB (with shrunk test limits: up to twice the maximum).
+        if size - (count - 1) * chunk > min(self.max_last_chunk_bytes, 2 * self.max_chunk_bytes):
             return "the last chunk is too large"
         return ""
 
