@@ -11,6 +11,7 @@ BENCHMARKS = [
     "benchmarks.pipeline_bench",
     "benchmarks.sensor_bench",
     "benchmarks.process_start_bench",
+    "benchmarks.login_bench",
 ]
 
 

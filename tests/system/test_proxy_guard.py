@@ -118,15 +118,16 @@ def partitions(webserver: str) -> set[str]:
 
 
 JSON = {"Content-Type": "application/json"}
+NOT_JSON = "only Content-Type application/json"
 # What a page on another site can make the browser send (forms, fetch in no-cors mode, links and images), and
 # what it cannot hide (the Origin): id -> (method, query string?, headers, body, the proxy's reason).
 REFUSED: dict[str, tuple[str, bool, dict[str, str], str | None, str]] = {
     "mutation-in-a-get-url": ("GET", True, {}, None, "GraphQL in a URL"),
-    "text-plain-form": ("POST", True, {"Content-Type": "text/plain"}, "x=1", "only Content-Type application/json"),
-    "urlencoded-form": ("POST", True, {"Content-Type": "application/x-www-form-urlencoded"}, "x=1", "application/json"),
-    "multipart-form": ("POST", True, {"Content-Type": "multipart/form-data; boundary=b"}, "--b--", "application/json"),
+    "text-plain-form": ("POST", True, {"Content-Type": "text/plain"}, "x=1", NOT_JSON),
+    "urlencoded-form": ("POST", True, {"Content-Type": "application/x-www-form-urlencoded"}, "x=1", NOT_JSON),
+    "multipart-form": ("POST", True, {"Content-Type": "multipart/form-data; boundary=b"}, "--b--", NOT_JSON),
     # The webserver takes any Content-Type that contains "application/json"; a page may send this one.
-    "text-plain-naming-json": ("POST", False, {"Content-Type": "text/plain; x=application/json"}, "JSON", "json"),
+    "text-plain-naming-json": ("POST", False, {"Content-Type": "text/plain; x=application/json"}, "JSON", NOT_JSON),
     "json-from-another-site": ("POST", False, {**JSON, "Origin": OTHER_SITE}, "JSON", "cross-origin"),
     "json-from-a-sandboxed-page": ("POST", False, {**JSON, "Origin": "null"}, "JSON", "cross-origin"),
     "json-without-origin-or-header": ("POST", False, JSON, "JSON", "X-Requested-With"),
@@ -430,7 +431,7 @@ def test_a_page_on_another_site_cannot_use_the_operators_login(browser: Chromium
         if entry["request"]["headers"].get("Referer", [""])[0].startswith(other_origin)
         or entry["request"]["headers"].get("Origin") == [other_origin]
     ]  # fmt: skip
-    # The top-level form post carried the login (the browser's cached password) and the guard refused it; the
+    # The top-level form post carried the login (a browser sends it with a navigation) and the guard refused it; the
     # image, the fetch and the websocket came without it (Chromium keeps it from cross-site subresources).
     kinds = {
         (e["request"]["method"], "query=" in e["request"]["uri"], "Upgrade" in e["request"]["headers"]): e
