@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, Field, computed_field
 
 from cli.instance import ensure_dagster_home
-from cli.webserver import add_url_argument
+from cli.webserver import Login, add_login_argument, add_url_argument, login_from, webserver_client
 from resources.media.store import MediaStore
 from resources.settings import PipelineSettings
 
@@ -56,10 +56,11 @@ class HealthReport(BaseModel):
         ]
 
 
-def check_health(*, ui_url: str, settings: PipelineSettings | None = None) -> HealthReport:
-    """Check the webserver at `ui_url`, the instance of $DAGSTER_HOME (daemon, database) and the MediaStore."""
+def check_health(*, ui_url: str, settings: PipelineSettings | None = None, login: Login | None = None) -> HealthReport:
+    """Check the webserver at `ui_url` (through the proxy with `login`), the instance of $DAGSTER_HOME (daemon,
+    database) and the MediaStore."""
     settings = settings or PipelineSettings.from_env()
-    components = [_timed("webserver", lambda: _check_webserver(ui_url))]
+    components = [_timed("webserver", lambda: _check_webserver(ui_url, login))]
     try:
         from dagster import DagsterInstance
 
@@ -95,10 +96,11 @@ class Unhealthy(Exception):
     """A component answered, but not as it should; the message says what to do."""
 
 
-def _check_webserver(ui_url: str) -> str:
+def _check_webserver(ui_url: str, login: Login | None) -> str:
     url = f"{ui_url.rstrip('/')}/server_info"
     try:
-        response = httpx.get(url, timeout=HTTP_TIMEOUT_S)
+        with webserver_client(ui_url, login) as client:
+            response = client.get("/server_info", timeout=HTTP_TIMEOUT_S)
     except httpx.HTTPError as exc:
         raise Unhealthy(f"no webserver at {ui_url} ({type(exc).__name__}); start it with `make dev`") from exc
     if response.status_code != 200:
@@ -182,6 +184,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """The `health` command."""
     parser = subparsers.add_parser("health", help="check webserver, daemon, database and media store")
     add_url_argument(parser)
+    add_login_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(run=run)
 
@@ -189,6 +192,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when every component is healthy, 1 otherwise."""
     ensure_dagster_home()
-    report = check_health(ui_url=args.url)
+    report = check_health(ui_url=args.url, login=login_from(args.user))
     print(report.model_dump_json(indent=2) if args.json else "\n".join(report.lines()))
     return 0 if report.ok else 1

@@ -240,6 +240,24 @@ def test_submit_and_backfill_pass_the_proxy_with_a_login(
     assert calls and {(entry["user_id"], entry["status"]) for entry in calls} == {(USER, 200)}
 
 
+def test_health_checks_the_webserver_through_the_proxy_with_a_login(
+    proxy: Proxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cli.health import ComponentHealth, check_health
+    from resources.settings import PipelineSettings
+
+    trusting_the_proxy(proxy, monkeypatch)
+    settings = PipelineSettings(data_dir=str(tmp_path / "data"))
+
+    def webserver_of(login: Login | None) -> ComponentHealth:
+        report = check_health(ui_url=proxy.base, settings=settings, login=login)
+        return next(c for c in report.components if c.name == "webserver")
+
+    with_login, without = webserver_of(Login(USER, PASSWORD)), webserver_of(None)
+    assert with_login.ok, with_login.detail
+    assert not without.ok and "401" in without.detail
+
+
 def test_the_command_line_takes_the_password_from_the_environment_only(
     proxy: Proxy, sample_video: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
