@@ -37,7 +37,9 @@ class PipelineSettings(BaseModel):
     whisper_model: str = Field(default="", description="Name or folder; empty = bundled tiny.en.")
     piper_voice: str = ""
     openai_base_url: str = Field(default="", description="Any OpenAI-compatible server (Ollama, vLLM); empty = OpenAI.")
-    openai_transcribe_model: str = "whisper-1"
+    openai_transcribe_model: str = Field(
+        default="gpt-transcribe", description="whisper-1 and gpt-4o-*-transcribe shut down on 2027-02-26."
+    )
     openai_chat_model: str = "gpt-4o-mini"
     elevenlabs_base_url: str = ""
     elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"

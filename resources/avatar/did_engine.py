@@ -7,9 +7,11 @@ response", https://docs.d-id.com/reference/createtalkstream); `GET /talks?limit=
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
@@ -30,6 +32,39 @@ from resources.errors import ConfigurationError, ProviderError
 MAX_AUDIO_BYTES = 6 * 1024 * 1024
 _IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 _FAILED = {"error", "rejected"}
+# `POST /talks` `source_url`: "The URL of the source image to be animated", pattern
+# `(https|s3):.*\.(?:jpg|jpeg|png|JPG|JPEG|PNG)` (D-ID API reference, https://docs.d-id.com/reference/createtalk, as
+# kept in tests/data/specs/d-id.json); D-ID answers other URLs with 400 BadRequestError "invalid actor url". The
+# extension must end the URL's path (a presigned link's query may follow, as in D-ID's own answers). We refuse such a
+# URL at configuration time rather than upload it for the user: `POST /images` takes the image's bytes (a file we
+# have), and fetching an arbitrary URL to re-upload it would move the failure (a login page, an HTML preview) from
+# configuration to the middle of a paid run.
+IMAGE_URL_PATH = re.compile(r"\.(?:jpg|jpeg|png|JPG|JPEG|PNG)$")
+
+
+def presenter_image_problem(configured: str) -> str | None:
+    """Why D-ID cannot take `configured` as its presenter image (None when it can, or when it is a file path:
+    files are checked when they are read)."""
+    value = configured.strip()
+    if not value.lower().startswith(("http://", "https://")):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme != "https":
+        return f"avatar presenter_image={value!r}: D-ID fetches only https (or s3) image URLs; use https"
+    if not IMAGE_URL_PATH.search(parts.path):
+        return (
+            f"avatar presenter_image={value!r}: D-ID's source_url must end in .jpg, .jpeg or .png "
+            "(https://docs.d-id.com/reference/createtalk); link the image file itself, or download it and set "
+            "SHORTS_PRESENTER_IMAGE to the local file (it is then uploaded through POST /images)"
+        )
+    return None
+
+
+def check_presenter_image(configured: str) -> None:
+    """ConfigurationError when D-ID would refuse the configured presenter image URL."""
+    problem = presenter_image_problem(configured)
+    if problem is not None:
+        raise ConfigurationError(problem)
 
 
 class DIdEngine(CloudAvatarEngine):
@@ -41,6 +76,7 @@ class DIdEngine(CloudAvatarEngine):
 
     def __init__(self, settings: CloudSettings, *, presenter_image: str, portrait: Callable[[], np.ndarray]) -> None:
         super().__init__(settings)
+        check_presenter_image(presenter_image)
         self.presenter_image = presenter_image
         self.portrait = portrait  # draws the offline presenter when no image is configured
 
@@ -99,7 +135,7 @@ class DIdEngine(CloudAvatarEngine):
         """An https portrait URL as configured, else the uploaded file (or the offline presenter's first frame)."""
         configured = self.presenter_image.strip()
         if configured.startswith("https://"):
-            return configured
+            return configured  # its extension checked with the configuration
         if configured:
             path = Path(configured).expanduser()
             mime = _IMAGE_TYPES.get(path.suffix.lower())

@@ -19,10 +19,10 @@ from typing import IO, Literal, Protocol
 
 import dagster as dg
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from resources.avatar.cloud import CloudSettings
-from resources.avatar.did_engine import DIdEngine
+from resources.avatar.did_engine import DIdEngine, check_presenter_image
 from resources.avatar.envelope import (
     blink_schedule,
     blink_track,
@@ -260,6 +260,13 @@ class AvatarRenderer(dg.ConfigurableResource):
     fallback_to_local: bool = Field(
         default=True, description="Render the offline presenter when the cloud provider refuses, fails or times out."
     )
+
+    @model_validator(mode="after")
+    def _presenter_image_d_id_accepts(self) -> AvatarRenderer:
+        # A ConfigurationError (not a ValueError) passes through pydantic as it is: the message says what to set.
+        if self.provider == "d-id":
+            check_presenter_image(self.presenter_image)
+        return self
 
     def render(self, *, voice_path: Path, out_path: Path) -> AvatarResult:
         """Write the presenter MP4 to `out_path`; say which engine made it and what it cost.

@@ -5,14 +5,22 @@ Word times: whisper-1 (and the Whisper models of compatible servers) return them
 voiced intervals (found from the audio's loudness: cheap numpy on 16 kHz PCM), in proportion to each word's
 spoken length. Running the local faster-whisper for a forced alignment would be more exact but costs as much
 as transcribing again, and the user chose the cloud to avoid exactly that.
+
+The default is `gpt-transcribe`, the successor OpenAI recommends for uploaded files (see `lifecycle`): JSON only
+("the new model returns JSON ... do not assume [verbose_json] remains valid"), a `languages` list instead of the
+legacy `language` hint ("Do not send both"), and the detected languages in the answer (`languages: [{"code"}]`,
+possibly empty), per OpenAI's cookbook "Migrate from Whisper to GPT-Transcribe". So its word times are derived.
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import openai
@@ -24,8 +32,11 @@ from resources.http.retry import RetrySettings, with_retries
 from resources.media.ffmpeg import FfmpegError, run_ffmpeg
 from resources.media.probe import probe
 from resources.records import Transcript, Word
+from resources.transcribe.lifecycle import check_model, retired_message
 from resources.usage import priced
 from resources.voice.timing import distribute_words
+
+T = TypeVar("T")
 
 SAMPLE_RATE = 16_000
 BITRATE = "64k"
@@ -65,6 +76,12 @@ def language_code(name: str) -> str:
 def has_word_timestamps(model: str) -> bool:
     """Whether `model` can answer `verbose_json` with word times (OpenAI's gpt-*-transcribe models cannot)."""
     return not model.startswith("gpt-")
+
+
+def takes_languages(model: str) -> bool:
+    """Whether `model` takes the `languages` list rather than the legacy `language` (gpt-transcribe and its
+    snapshots: "Supported by `gpt-transcribe`", openai 3.57.0 `transcription_create_params.py`)."""
+    return model == "gpt-transcribe" or model.startswith("gpt-transcribe-")
 
 
 @dataclass(frozen=True)
@@ -200,6 +217,7 @@ class OpenAITranscriptionEngine:
         timeout_s: float,
         max_upload_bytes: int,
         retry: RetrySettings | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.model = model
         self.language = language.strip().lower()
@@ -208,8 +226,14 @@ class OpenAITranscriptionEngine:
         self.timeout_s = timeout_s
         self.max_upload_bytes = max_upload_bytes
         self.retry = retry or RetrySettings()
+        self.today = today
+
+    def check(self) -> None:
+        """ConfigurationError, before any upload, when OpenAI has shut the configured model down."""
+        check_model(self.model, today=self.today(), base_url=self.base_url)
 
     def transcribe(self, media_path: Path) -> Transcript:
+        self.check()
         client, api_key = openai_client(
             api_key_env=self.api_key_env, base_url=self.base_url, timeout_s=self.timeout_s, stage="transcribe"
         )
@@ -256,12 +280,14 @@ class OpenAITranscriptionEngine:
                     lambda: checkpoint.paid(
                         request,
                         what,
-                        lambda: client.audio.transcriptions.create(
-                            file=upload,
-                            model=self.model,
-                            response_format="verbose_json",
-                            timestamp_granularities=["word", "segment"],
-                            language=language,
+                        lambda: self._unless_retired(
+                            lambda: client.audio.transcriptions.create(
+                                file=upload,
+                                model=self.model,
+                                response_format="verbose_json",
+                                timestamp_granularities=["word", "segment"],
+                                language=language,
+                            )
                         ),
                     ),
                     what=what,
@@ -279,13 +305,19 @@ class OpenAITranscriptionEngine:
             if text and not words:  # a compatible server that ignores timestamp_granularities
                 words = derive_word_times(text, chunk, workdir)
             return ChunkResult(text, words, language_code(verbose.language or ""))
+        listed: list[str] | openai.Omit = (
+            [self.language] if self.language and takes_languages(self.model) else openai.omit
+        )
+        single = openai.omit if takes_languages(self.model) else language
         plain = with_retries(
             lambda: call_openai(
                 lambda: checkpoint.paid(
                     request,
                     what,
-                    lambda: client.audio.transcriptions.create(
-                        file=upload, model=self.model, response_format="json", language=language
+                    lambda: self._unless_retired(
+                        lambda: client.audio.transcriptions.create(
+                            file=upload, model=self.model, response_format="json", language=single, languages=listed
+                        )
                     ),
                 ),
                 what=what,
@@ -295,4 +327,15 @@ class OpenAITranscriptionEngine:
             settings=self.retry,
         )
         text = plain.text.strip()
-        return ChunkResult(text, derive_word_times(text, chunk, workdir) if text else [], "")
+        detected = next((item.code for item in plain.languages or [] if item.code), "")  # [] = not sure: detect
+        return ChunkResult(text, derive_word_times(text, chunk, workdir) if text else [], language_code(detected))
+
+    def _unless_retired(self, call: Callable[[], T]) -> T:
+        """`call`, with OpenAI's answer for a shut-down model (404 `model_not_found`) turned into what to set:
+        a model retired earlier than `lifecycle` knows, or dropped by a compatible server."""
+        try:
+            return call()
+        except openai.NotFoundError as exc:
+            if exc.code == "model_not_found":
+                raise ConfigurationError(retired_message(self.model)) from None
+            raise

@@ -1,6 +1,7 @@
 """The Transcriber resource: one interface, engines selected by `provider`."""
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -9,6 +10,7 @@ from pydantic import Field
 
 from resources.errors import InputRejected
 from resources.records import Transcript
+from resources.transcribe.lifecycle import RECOMMENDED_MODEL
 
 
 class TranscriptionEngine(Protocol):
@@ -29,14 +31,16 @@ class Transcriber(ConfigurableResource):
     base_url: str = Field(default="", description="OpenAI-compatible API root, e.g. http://host:8000/v1; empty=OpenAI.")
     api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key.")
     openai_model: str = Field(
-        default="whisper-1", description="whisper-1 gives word times; gpt-*-transcribe words are placed by loudness."
+        default=RECOMMENDED_MODEL,
+        description="gpt-transcribe (OpenAI's successor to whisper-1, shut down 2027-02-26) gives text only: its words "
+        "are placed by loudness; whisper-1 (or a compatible server's Whisper) gives word times.",
     )
     timeout_s: float = Field(default=300, description="Seconds to wait for one upload's answer.")
     max_upload_bytes: int = Field(
         default=26_214_400, description="Largest upload the API accepts; longer audio is sent in pieces."
     )
 
-    def engine(self) -> TranscriptionEngine:
+    def engine(self, *, today: Callable[[], date] = date.today) -> TranscriptionEngine:
         from resources.transcribe.faster_whisper_engine import FasterWhisperEngine
         from resources.transcribe.openai_engine import OpenAITranscriptionEngine
 
@@ -49,6 +53,7 @@ class Transcriber(ConfigurableResource):
                 api_key_env=self.api_key_env,
                 timeout_s=self.timeout_s,
                 max_upload_bytes=self.max_upload_bytes,
+                today=today,
             ),
         }
         return engines[self.provider]()

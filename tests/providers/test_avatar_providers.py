@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, RetryPolicy, SourceAsset, materialize
@@ -165,6 +166,53 @@ def test_did_uses_an_https_portrait_url_as_is_without_uploading(voice: Path, tmp
     renderer("d-id", did, presenter_image=portrait).render(voice_path=voice, out_path=tmp_path / "a.mp4")
     assert "POST /images" not in did.lines()
     assert next(r for r in did.requests if r.line == "POST /talks").json["source_url"] == portrait
+
+
+@pytest.mark.parametrize(
+    "url", ["https://cdn.example.com/portrait", "https://cdn.example.com/portrait.webp", "https://x.com/a.png/view"]
+)
+def test_did_refuses_an_https_portrait_without_a_jpg_or_png_path_at_configuration(url: str) -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"source_url must end in \.jpg, \.jpeg or \.png .*SHORTS_PRESENTER_IMAGE"
+    ):
+        AvatarRenderer(provider="d-id", presenter_image=url)
+
+
+def test_did_refuses_a_plain_http_portrait_at_configuration() -> None:
+    with pytest.raises(ConfigurationError, match="only https"):
+        AvatarRenderer(provider="d-id", presenter_image="http://cdn.example.com/portrait.jpg")
+
+
+def test_did_takes_a_presigned_portrait_link_whose_query_follows_the_extension(
+    voice: Path, tmp_path: Path, did: FakeDId
+) -> None:
+    portrait = "https://bucket.s3.amazonaws.com/face.JPEG?X-Amz-Signature=abc&X-Amz-Expires=600"
+    renderer("d-id", did, presenter_image=portrait).render(voice_path=voice, out_path=tmp_path / "a.mp4")
+    assert next(r for r in did.requests if r.line == "POST /talks").json["source_url"] == portrait
+
+
+def test_other_providers_ignore_the_d_id_portrait_rule() -> None:
+    AvatarRenderer(provider="heygen", presenter_image="https://cdn.example.com/portrait")
+
+
+def test_the_did_fake_refuses_a_source_url_outside_the_documented_pattern(did: FakeDId) -> None:
+    talk = {"source_url": "https://cdn.example.com/portrait", "script": {"type": "audio", "audio_url": "s3://a/b.mp3"}}
+    answer = httpx.post(f"{did.base_url}/talks", json=talk, headers={"Authorization": f"Basic {did.api_key}"})
+
+    assert answer.status_code == 400
+    assert answer.json()["kind"] == "BadRequestError" and answer.json()["description"] == "invalid actor url"
+    [violation] = did.take_spec_violations()
+    assert violation.startswith("POST /talks: source_url: 'https://cdn.example.com/portrait' does not match")
+
+
+def test_the_did_fake_refuses_requests_outside_its_spec(did: FakeDId) -> None:
+    auth = {"Authorization": f"Basic {did.api_key}"}
+    unknown = httpx.post(f"{did.base_url}/talks", json={"script": {}, "driver": "x"}, headers=auth)
+    bad_query = httpx.get(f"{did.base_url}/talks", params={"limit": "many"}, headers=auth)
+
+    assert unknown.status_code == bad_query.status_code == 400
+    assert unknown.json()["kind"] == "ValidationError"
+    assert [v.split(":")[0] for v in did.take_spec_violations()] == ["POST /talks", "GET /talks"]
 
 
 def test_synthesia_uploads_raw_mp3_to_the_upload_host_and_asks_for_a_square_video(voice: Path, tmp_path: Path) -> None:

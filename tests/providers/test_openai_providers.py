@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
+import openai
 import pytest
 
 from resources.errors import ConfigurationError, ProviderError, RetryableError
 from resources.http.checkpoint import Checkpoint, PaidAttemptsExhausted, checkpoint_scope
 from resources.http.openai_api import call_openai, openai_client
+from resources.media.ffmpeg import run_ffmpeg
 from resources.records import Transcript, Word
 from resources.rewrite import Rewriter
 from resources.transcribe import Transcriber
+from resources.transcribe.lifecycle import check_model
+from resources.transcribe.openai_engine import OpenAITranscriptionEngine
 from tests.providers.fakes.openai_server import DEFAULT_SCRIPT, FakeOpenAI
 
 SOURCE_TEXT = (
@@ -72,8 +77,8 @@ def copied_script() -> dict[str, object]:
 def test_transcription_returns_word_timed_transcript_with_audio_minutes(fake: FakeOpenAI, sample_video: Path) -> None:
     transcript = transcriber(fake).transcribe(sample_video)
 
-    assert transcript.provider == "openai" and transcript.model == "whisper-1"
-    assert transcript.language == "en"  # the API's "english", as ISO-639-1
+    assert transcript.provider == "openai" and transcript.model == "gpt-transcribe"
+    assert transcript.language == "en"  # gpt-transcribe's detected `languages: [{"code": "en"}]`
     assert [w.text for w in transcript.words][:4] == ["Here", "is", "a", "quick"]
     starts = [w.start for w in transcript.words]
     assert starts == sorted(starts) and starts[0] >= 0 and transcript.words[-1].end <= transcript.duration_s
@@ -84,19 +89,118 @@ def test_transcription_returns_word_timed_transcript_with_audio_minutes(fake: Fa
     assert usage.cost_usd == pytest.approx(usage.units["audio_minutes"] * 0.006, abs=1e-6)
 
 
-def test_transcription_request_carries_model_verbose_json_word_timestamps_and_small_mp3(
+def test_the_default_model_is_gpt_transcribe_asked_for_json_with_a_small_mp3(
     fake: FakeOpenAI, sample_video: Path
 ) -> None:
-    transcriber(fake).transcribe(sample_video)
+    transcriber(fake, language="en").transcribe(sample_video)
 
     [request] = fake.requests_to("/audio/transcriptions")
     assert request.headers["authorization"] == f"Bearer {fake.api_key}"
-    assert request.form["model"] == ["whisper-1"]
-    assert request.form["response_format"] == ["verbose_json"]
-    assert request.form["timestamp_granularities[]"] == ["word", "segment"]
+    assert request.form["model"] == ["gpt-transcribe"]
+    assert request.form["response_format"] == ["json"] and "timestamp_granularities[]" not in request.form
+    # The new-model hint: a `languages` list, never together with the legacy `language`.
+    assert request.form["languages[]"] == ["en"] and "language" not in request.form
     filename, content_type, size = request.files["file"]
     assert filename.endswith(".mp3") and content_type == "audio/mpeg"
     assert 0 < size < sample_video.stat().st_size / 3  # mono 16 kHz 64 kbps, not the video
+
+
+def test_whisper_1_before_its_shutdown_asks_for_verbose_json_word_timestamps(
+    fake: FakeOpenAI, sample_video: Path
+) -> None:
+    engine = transcriber(fake, openai_model="whisper-1", language="en").engine(today=lambda: date(2027, 2, 25))
+
+    transcript = engine.transcribe(sample_video)
+
+    [request] = fake.requests_to("/audio/transcriptions")
+    assert request.form["model"] == ["whisper-1"] and request.form["language"] == ["en"]
+    assert request.form["response_format"] == ["verbose_json"]
+    assert request.form["timestamp_granularities[]"] == ["word", "segment"]
+    assert transcript.model == "whisper-1" and transcript.language == "en"
+    assert [w.text for w in transcript.words][:4] == ["Here", "is", "a", "quick"]
+
+
+@pytest.mark.parametrize("model", ["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"])
+def test_a_model_past_its_shutdown_fails_before_any_upload_naming_the_replacement(model: str, tmp_path: Path) -> None:
+    engine = OpenAITranscriptionEngine(
+        model=model, language="", base_url="", api_key_env="OPENAI_API_KEY", timeout_s=5,
+        max_upload_bytes=26_214_400, today=lambda: date(2027, 2, 26),
+    )  # fmt: skip
+
+    with pytest.raises(ConfigurationError, match=rf"shut {model} down on 2027-02-26; set "
+                       r"SHORTS_OPENAI_TRANSCRIBE_MODEL=gpt-transcribe"):  # fmt: skip
+        engine.transcribe(tmp_path / "never-read.mp4")
+
+
+def test_shutdown_dates_apply_to_openai_only_not_to_compatible_servers() -> None:
+    check_model("whisper-1", today=date(2027, 2, 25))  # the day before: still served
+    check_model("whisper-1", today=date(2030, 1, 1), base_url="http://whisper.local:8000/v1")
+    with pytest.raises(ConfigurationError, match="gpt-transcribe"):
+        check_model("whisper-1", today=date(2027, 3, 1), base_url="https://api.openai.com/v1")
+    check_model("gpt-transcribe", today=date(2030, 1, 1))
+
+
+def test_a_model_the_server_says_is_gone_fails_naming_the_replacement_and_the_setting(
+    monkeypatch: pytest.MonkeyPatch, sample_video: Path
+) -> None:
+    # The fake shuts whisper-1 down on its own date; the client's table is not asked (a compatible base URL).
+    with FakeOpenAI(today=date(2027, 3, 1)) as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
+        engine = transcriber(fake, openai_model="whisper-1").engine(today=lambda: date(2027, 3, 1))
+
+        with pytest.raises(ConfigurationError, match=r"set SHORTS_OPENAI_TRANSCRIBE_MODEL=gpt-transcribe"):
+            engine.transcribe(sample_video)
+
+        assert len(fake.requests_to("/audio/transcriptions")) == 1  # refused once, not retried
+
+
+def test_the_fake_refuses_a_shut_down_model_as_openai_does(sample_video: Path, tmp_path: Path) -> None:
+    audio = tmp_path / "a.mp3"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=duration=1", str(audio)], what="a test tone")
+    with FakeOpenAI(today=date(2027, 2, 26)) as fake:
+        client = openai.OpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
+
+        with pytest.raises(openai.NotFoundError) as raised:
+            client.audio.transcriptions.create(file=audio.open("rb"), model="whisper-1")
+
+    assert raised.value.status_code == 404 and raised.value.code == "model_not_found"
+    assert raised.value.body == {
+        "message": "The model `whisper-1` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "model_not_found",
+    }
+
+
+def test_a_request_outside_openais_spec_is_refused_and_fails_the_test(tmp_path: Path) -> None:
+    audio = tmp_path / "a.mp3"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=duration=1", str(audio)], what="a test tone")
+    with FakeOpenAI() as fake:
+        client = openai.OpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
+
+        with pytest.raises(openai.BadRequestError, match="response_format"):
+            client.audio.transcriptions.create(  # type: ignore[call-overload]
+                file=audio.open("rb"), model="whisper-1", response_format="xml"
+            )
+        with pytest.raises(openai.BadRequestError, match="speed"):
+            client.audio.transcriptions.create(file=audio.open("rb"), model="whisper-1", extra_body={"speed": "2"})
+
+        violations = fake.take_spec_violations()
+        assert len(violations) == 2 and all(v.startswith("POST /audio/transcriptions: ") for v in violations)
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "wizard", "content": "hi"}],  # type: ignore[list-item,misc]
+            )
+        [violation] = fake.take_spec_violations()
+        assert violation.startswith("POST /chat/completions: messages/0")
+
+    broken = pytest.raises(AssertionError, match=r"requests that break openai.json:\n  POST /chat/completions")
+    with broken, FakeOpenAI() as fake:
+        client = openai.OpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[], temperature=9)
 
 
 def test_rate_limit_waits_for_retry_after_then_succeeds(fake: FakeOpenAI, sample_video: Path) -> None:
@@ -190,7 +294,11 @@ def test_long_audio_is_sent_in_pieces_and_stitched_with_increasing_times(fake: F
 
 
 def test_model_without_word_timestamps_gets_word_times_from_the_audio(fake: FakeOpenAI, sample_video: Path) -> None:
-    transcript = transcriber(fake, openai_model="gpt-4o-transcribe").transcribe(sample_video)
+    transcript = (
+        transcriber(fake, openai_model="gpt-4o-transcribe")
+        .engine(today=lambda: date(2026, 12, 1))
+        .transcribe(sample_video)
+    )
 
     [request] = fake.requests_to("/audio/transcriptions")
     assert request.form["response_format"] == ["json"] and "timestamp_granularities[]" not in request.form

@@ -3,6 +3,8 @@
 Speaks `POST /v1/audio/transcriptions` (multipart, as the SDK sends it) and `POST /v1/chat/completions`
 (json_schema structured output), checks `Authorization: Bearer <key>`, records every request, and plays a
 queue of scripted answers (failures, slow answers, refusals, broken JSON) before behaving normally again.
+Every request is checked against OpenAI's published OpenAPI document (`tests/data/specs/openai.json`, see
+`openapi_check`); a model past its shutdown date (on the fake's `today`) is refused as OpenAI refuses it.
 
     with FakeOpenAI(transcript_text="Hello there.") as server:
         server.fail_next(429, headers={"retry-after": "1"})
@@ -15,11 +17,14 @@ import json
 import re
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from resources.media.probe import probe
 from tests.providers.fakes.base import FakeServer, Fault, Faults, Recorded, Reply, route
+from tests.providers.fakes.openapi_check import SpecChecked
 
 DEFAULT_TRANSCRIPT = (
     "Here is a quick kitchen trick that saves you time every single morning. "
@@ -39,6 +44,15 @@ DEFAULT_SCRIPT: dict[str, Any] = {
     "hashtags": ["#Cooking", "kitchenhacks", "Herbs!"],
 }
 WORD_FORMAT_MODELS_REJECT = frozenset({"gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-transcribe"})
+# Written from the docs, not imported from the client: openai 3.57.0 `types/audio_model.py` ("Announced shutdown
+# date: 2027-02-26") and https://developers.openai.com/api/docs/deprecations.
+SHUTDOWN_ON: dict[str, date] = {
+    model: date(2027, 2, 26)
+    for model in ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-mini-transcribe-2025-12-15",
+                  "gpt-4o-transcribe-diarize")
+}  # fmt: skip
+LANGUAGES_MODELS = frozenset({"gpt-transcribe"})  # `languages`: "Supported by `gpt-transcribe`" (the spec)
+ISO_CODES = {"english": "en", "french": "fr", "german": "de", "spanish": "es"}
 
 
 class RecordedRequest(Recorded):
@@ -78,12 +92,14 @@ def error(status: int, message: str, *, type: str = "invalid_request_error", cod
     return Reply(status, error_body(message, type=type, code=code))
 
 
-class FakeOpenAI(FakeServer[RecordedRequest]):
+class FakeOpenAI(SpecChecked, FakeServer[RecordedRequest]):
     """The fake server; a context manager. `base_url` ends in /v1 like OpenAI's."""
 
     record_type = RecordedRequest
     base_path = "/v1"
     protocol_version = "HTTP/1.1"
+    spec_name = "openai.json"
+    spec_prefix = "/v1"
 
     def __init__(
         self,
@@ -93,8 +109,10 @@ class FakeOpenAI(FakeServer[RecordedRequest]):
         language: str = "english",
         max_upload_bytes: int = 26_214_400,
         script: dict[str, Any] | None = None,
+        today: date | None = None,
     ) -> None:
         super().__init__()
+        self.today = today or date.today()
         self.api_key = api_key
         self.transcript_text = transcript_text
         self.language = language
@@ -141,6 +159,13 @@ class FakeOpenAI(FakeServer[RecordedRequest]):
         answer = {"content": text, "refusal": refusal, "finish_reason": finish_reason}
         self.faults.add(Fault("/chat/completions", status=None, body=answer))
 
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        super().__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self.close_spec_check()
+
     def requests_to(self, suffix: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith(suffix)]
 
@@ -154,6 +179,9 @@ class FakeOpenAI(FakeServer[RecordedRequest]):
             # Like a careless compatible server, echo the key: the client must never repeat it.
             given = request.headers.get("authorization", "").removeprefix("Bearer ")
             return error(401, f"Incorrect API key provided: {given}.", code="invalid_api_key")
+        problems = self.spec_problems(request)
+        if problems:
+            return error(400, "; ".join(problems))
         if scripted is not None and scripted.status is not None:
             return scripted.reply()
         if request.route == "transcriptions":
@@ -172,6 +200,20 @@ class FakeOpenAI(FakeServer[RecordedRequest]):
         granularities = form.get("timestamp_granularities[]", []) + form.get("timestamp_granularities", [])
         if not model or "file" not in request.files:
             return error(400, "you must provide a model and a file", code="missing_required_parameter")
+        if model in SHUTDOWN_ON and self.today >= SHUTDOWN_ON[model]:
+            # What OpenAI answers for a shut-down model (e.g. text-davinci-003 after 2024-01-04).
+            return error(
+                404,
+                f"The model `{model}` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations",
+                code="model_not_found",
+            )
+        languages = form.get("languages[]", []) + form.get("languages", [])
+        if languages and model not in LANGUAGES_MODELS:
+            return error(
+                400, f"languages is not supported with model '{model}'; use language", code="unsupported_parameter"
+            )
+        if languages and form.get("language"):
+            return error(400, "send either language or languages, not both", code="invalid_value")
         if model in WORD_FORMAT_MODELS_REJECT and response_format not in ("json", "text"):
             return error(
                 400,
@@ -201,7 +243,10 @@ class FakeOpenAI(FakeServer[RecordedRequest]):
                 tokens = len(text.split())
                 usage = {"type": "tokens", "input_tokens": round(duration * 10), "output_tokens": tokens,
                          "total_tokens": round(duration * 10) + tokens}  # fmt: skip
-            return Reply(200, {"text": text, "usage": usage})
+            answer: dict[str, Any] = {"text": text, "usage": usage}
+            if model in LANGUAGES_MODELS:  # "The languages detected in the audio. Returned by `gpt-transcribe`."
+                answer["languages"] = [{"code": ISO_CODES.get(self.language, self.language[:2])}]
+            return Reply(200, answer)
         if response_format == "text":
             return Reply(200, text)
         body: dict[str, Any] = {
