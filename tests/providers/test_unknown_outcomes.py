@@ -17,15 +17,20 @@ import httpx
 import pytest
 
 from cli.__main__ import main as shorts
+from resources.errors import RetryableError
+from resources.http.deadline import SYSTEM_CLOCK, Clock, FakeClock
 from resources.publish import Publisher
 from resources.publish.ledger import PublishInProgress, PublishLedger, UnconfirmedPost, _engine
 from resources.publish.platforms import client as platform_client
-from resources.publish.platforms import linkedin
+from resources.publish.platforms import linkedin, tiktok
 from resources.publish.publisher import PublishOutcome
 from tests.providers import publishing
 from tests.providers.fakes.linkedin_server import FakeLinkedIn
+from tests.providers.fakes.meta_server import FakeMeta
+from tests.providers.fakes.tiktok_server import FakeTikTok
 from tests.providers.fakes.x_server import FakeX
-from tests.providers.publishing import KEY
+from tests.providers.fakes.youtube_server import FakeYouTube
+from tests.providers.publishing import KEY, KIB, MIB
 
 X_TOKEN = "x-unknown-outcome-token"
 
@@ -194,9 +199,7 @@ def test_x_two_publishes_started_together_post_once(x_fake: FakeX, ledger_locati
     assert len(posted) == 1 and len(results) == 2
 
 
-def test_a_publish_that_died_mid_create_is_taken_over_and_looked_up(
-    x_fake: FakeX, tmp_path: Path, video: Path
-) -> None:
+def test_a_publish_that_died_mid_create_is_taken_over_and_looked_up(x_fake: FakeX, tmp_path: Path, video: Path) -> None:
     """The holder's lease ran out with POST /2/tweets in flight: the next publish looks it up, never resends."""
     ledger = str(tmp_path / "ledger.sqlite3")
     publish = x_publish(x_fake, ledger, video)
@@ -279,3 +282,245 @@ def test_linkedin_a_lost_post_it_may_not_read_back_is_unconfirmed_until_resolved
     assert resolve(ledger, "linkedin", "--posted", post_urn) == 0
     outcome = li_publish(li_fake, ledger, video)()
     assert outcome.already_published and outcome.post.remote_id == post_urn and len(li_fake.posts) == 1
+
+
+# -- TikTok -----------------------------------------------------------------------------------------------------
+
+TT_TOKEN = "tt-unknown-outcome-token"
+TT_LAST = "upload:3"  # the fourth and last chunk of the 2 MB video: the PUT that completes the post
+
+
+@pytest.fixture
+def tt_fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeTikTok]:
+    publishing.use_token(monkeypatch, tmp_path, "tiktok", TT_TOKEN)
+    monkeypatch.setattr(tiktok, "CHUNK_LIMITS", tiktok.ChunkLimits(min_bytes=256 * KIB, max_bytes=1 * MIB))
+    with FakeTikTok(access_token=TT_TOKEN) as server:
+        server.min_chunk_bytes, server.max_chunk_bytes = 256 * KIB, 1 * MIB
+        yield server
+
+
+def tt_publish(fake: FakeTikTok, ledger: str, video: Path) -> Callable[..., PublishOutcome]:
+    def publish(clock: Clock = SYSTEM_CLOCK, **fields: object) -> PublishOutcome:
+        settings: dict[str, Any] = {"api_base_url": fake.base_url, "chunk_size_bytes": 512 * KIB}
+        publisher = publishing.api_publisher("tiktok", Path(ledger).parent, **(settings | fields))
+        return publisher.publish(publishing.post_request("tiktok", video), clock=clock)
+
+    return publish
+
+
+@pytest.mark.parametrize("how", ["timeout", "drop", "status"])
+def test_tiktok_a_last_chunk_whose_answer_was_lost_is_looked_up_not_uploaded_again(
+    tt_fake: FakeTikTok, tmp_path: Path, video: Path, how: str
+) -> None:
+    tt_fake.lose_answer_after_next(TT_LAST, how=how)
+
+    outcome = tt_publish(tt_fake, str(tmp_path / "ledger.sqlite3"), video)()
+
+    (upload,) = tt_fake.uploads.values()
+    assert len(tt_fake.calls("init")) == 1 and len(tt_fake.calls("upload")) == 4 and tt_fake.posts == [upload]
+    assert tt_fake.calls("status")[0].json == {"publish_id": upload.publish_id}  # the lookup
+    assert outcome.post.remote_id == str(upload.post_id) and outcome.post.upload_id == upload.publish_id
+
+
+def test_tiktok_a_lost_last_chunk_the_status_cannot_confirm_is_unconfirmed_and_never_reposted(
+    tt_fake: FakeTikTok, tmp_path: Path, video: Path
+) -> None:
+    ledger = str(tmp_path / "ledger.sqlite3")
+    publish = tt_publish(tt_fake, ledger, video)
+    tt_fake.lose_answer_after_next(TT_LAST)
+    tt_fake.fail_next("status", 500, times=3)  # the status fetch fails on every attempt: nobody can tell
+
+    with pytest.raises(UnconfirmedPost) as unknown:
+        publish()
+    assert "last chunk" in str(unknown.value) and "publish id v_pub_file~" in str(unknown.value)
+    with pytest.raises(UnconfirmedPost):
+        publish()  # a retry of the asset neither uploads again nor inits again
+    assert len(tt_fake.calls("init")) == 1 and len(tt_fake.calls("upload")) == 4 and len(tt_fake.posts) == 1
+
+    assert resolve(ledger, "tiktok", "--posted", "7400000000000000000") == 0
+    assert publish().already_published and len(tt_fake.calls("init")) == 1
+
+
+def test_tiktok_a_last_chunk_that_never_arrived_is_unconfirmed_not_a_second_init(
+    tt_fake: FakeTikTok, tmp_path: Path, video: Path
+) -> None:
+    ledger = str(tmp_path / "ledger.sqlite3")
+    tt_fake.drop_next(TT_LAST)  # cut before TikTok took the bytes: the status shows them missing
+
+    with pytest.raises(UnconfirmedPost):
+        tt_publish(tt_fake, ledger, video)()
+    assert len(tt_fake.calls("init")) == 1 and tt_fake.posts == []
+
+    assert resolve(ledger, "tiktok", "--not-posted") == 0
+    outcome = tt_publish(tt_fake, ledger, video)()
+    assert len(tt_fake.posts) == 1 and outcome.post.remote_id == str(tt_fake.posts[0].post_id)
+
+
+def test_tiktok_a_public_id_not_out_by_the_deadline_fails_retryably_and_the_next_run_only_polls(
+    tt_fake: FakeTikTok, tmp_path: Path, video: Path
+) -> None:
+    ledger = str(tmp_path / "ledger.sqlite3")
+    publish = tt_publish(tt_fake, ledger, video)
+    tt_fake.post_id_polls = 10**6  # moderation goes on: PUBLISH_COMPLETE with an empty id list
+
+    with pytest.raises(RetryableError, match="has not given out its public post id"):
+        publish(clock=FakeClock(), timeout_s=1.0)
+    assert PublishLedger(ledger).get(KEY, "tiktok") is None  # the publish id is not recorded as the post id
+
+    tt_fake.post_id_polls = 0
+    outcome = publish(clock=FakeClock(), timeout_s=1.0)
+
+    (upload,) = tt_fake.uploads.values()
+    assert len(tt_fake.calls("init")) == 1 and len(tt_fake.calls("upload")) == 4 and tt_fake.posts == [upload]
+    assert outcome.post.remote_id == str(upload.post_id) != upload.publish_id
+    assert outcome.post.upload_id == upload.publish_id
+
+
+# -- Instagram and Facebook -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def meta_fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeMeta]:
+    with FakeMeta() as server:
+        publishing.use_token(monkeypatch, tmp_path, "instagram", server.token)
+        # The Page's own token where the fake tells token kinds apart, else its one token.
+        publishing.use_token(monkeypatch, tmp_path, "facebook", getattr(server, "page_token", server.token))
+        yield server
+
+
+def meta_publish(fake: FakeMeta, platform: str, ledger: str, video: Path) -> Callable[[], PublishOutcome]:
+    def publish() -> PublishOutcome:
+        account = fake.ig_user if platform == "instagram" else fake.page
+        hosts = {"api_base_url": fake.base_url, "upload_base_url": fake.base_url, "ledger_path": ledger}
+        publisher = publishing.api_publisher(platform, Path(ledger).parent, account_id=account, **hosts)
+        return publisher.publish(publishing.post_request(platform, video))
+
+    return publish
+
+
+@pytest.mark.parametrize("how", ["timeout", "drop", "status"])
+def test_instagram_a_media_publish_whose_answer_was_lost_is_found_by_container_and_caption(
+    meta_fake: FakeMeta, tmp_path: Path, video: Path, how: str
+) -> None:
+    meta_fake.lose_answer_after("publish", how=how)
+
+    outcome = meta_publish(meta_fake, "instagram", str(tmp_path / "ledger.sqlite3"), video)()
+
+    (media_id,) = meta_fake.media
+    assert len(meta_fake.calls("publish")) == 1 and meta_fake.published == 1
+    assert meta_fake.calls("status")[-1].params["fields"] == "status_code"  # the container read, then the list
+    (listing,) = [r for r in meta_fake.calls("media") if r.method == "GET"]
+    assert "caption" in listing.params["fields"] and outcome.post.remote_id == media_id
+
+
+def test_instagram_a_lost_media_publish_the_account_does_not_list_is_unconfirmed_and_never_reposted(
+    meta_fake: FakeMeta, tmp_path: Path, video: Path
+) -> None:
+    ledger = str(tmp_path / "ledger.sqlite3")
+    publish = meta_publish(meta_fake, "instagram", ledger, video)
+    meta_fake.lose_answer_after("publish")
+    meta_fake.media_listing_hides_newest = 1  # the media list has not caught up
+
+    with pytest.raises(UnconfirmedPost, match=r"media_publish.*Check the Instagram account 1784\d+ .*container"):
+        publish()
+    with pytest.raises(UnconfirmedPost):
+        publish()
+    assert len(meta_fake.calls("publish")) == 1 and meta_fake.published == 1
+
+    (media_id,) = meta_fake.media
+    assert resolve(ledger, "instagram", "--posted", media_id) == 0
+    assert publish().post.remote_id == media_id and len(meta_fake.calls("publish")) == 1
+
+
+@pytest.mark.parametrize("how", ["timeout", "drop", "status"])
+def test_facebook_a_finish_whose_answer_was_lost_is_found_in_the_publishing_phase(
+    meta_fake: FakeMeta, tmp_path: Path, video: Path, how: str
+) -> None:
+    meta_fake.lose_answer_after("finish", how=how)
+
+    outcome = meta_publish(meta_fake, "facebook", str(tmp_path / "ledger.sqlite3"), video)()
+
+    (video_id,) = meta_fake.uploads
+    assert len(meta_fake.calls("finish")) == 1 and meta_fake.published == 1
+    assert outcome.post.remote_id == video_id and outcome.post.status == "published"
+
+
+def test_facebook_a_lost_finish_whose_status_cannot_be_read_is_unconfirmed_and_never_reposted(
+    meta_fake: FakeMeta, tmp_path: Path, video: Path
+) -> None:
+    ledger = str(tmp_path / "ledger.sqlite3")
+    publish = meta_publish(meta_fake, "facebook", ledger, video)
+    meta_fake.lose_answer_after("finish")
+    meta_fake.fail("status", status=500, times=3)  # every attempt of the lookup fails: nobody can tell
+
+    with pytest.raises(UnconfirmedPost, match=r"upload_phase=finish.*Check the Facebook Page \d+ for a post with"):
+        publish()
+    with pytest.raises(UnconfirmedPost):
+        publish()
+    assert len(meta_fake.calls("finish")) == 1 and len(meta_fake.calls("start")) == 1 and meta_fake.published == 1
+
+
+# -- YouTube ----------------------------------------------------------------------------------------------------
+
+YT_TOKEN = "ya29.unknown-outcome-token"
+
+
+@pytest.fixture
+def yt_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeYouTube]:
+    monkeypatch.setenv("YOUTUBE_ACCESS_TOKEN", YT_TOKEN)
+    with FakeYouTube() as server:
+        server.accept_token(YT_TOKEN)
+        yield server
+
+
+def yt_publish(fake: FakeYouTube, ledger: str, video: Path) -> Callable[[], PublishOutcome]:
+    def publish() -> PublishOutcome:
+        settings: dict[str, Any] = {"api_base_url": fake.base_url, "chunk_size_bytes": 256 * KIB, "ledger_path": ledger}
+        publisher = publishing.api_publisher("youtube", Path(ledger).parent, privacy="unlisted", **settings)
+        return publisher.publish(publishing.post_request("youtube", video))
+
+    return publish
+
+
+def test_youtube_a_session_gone_after_the_last_chunk_is_looked_up_in_the_uploads_not_started_again(
+    yt_fake: FakeYouTube, tmp_path: Path, video: Path
+) -> None:
+    yt_fake.lose_final_answer(how="drop", expire=True)  # the video exists; the session answers 404 from then on
+
+    outcome = yt_publish(yt_fake, str(tmp_path / "ledger.sqlite3"), video)()
+
+    (video_id,) = yt_fake.videos
+    assert yt_fake.count("start") == 1 and len(yt_fake.sessions) == 1  # never a second session
+    (listing,) = yt_fake.calls("playlist_items")
+    assert listing.query["playlistId"] == "UUfakeChannel0000000000"
+    assert outcome.post.remote_id == video_id and yt_fake.uploaded_bytes(video_id) == video.read_bytes()
+
+
+def test_youtube_a_lost_final_answer_on_a_live_session_is_read_from_the_session(
+    yt_fake: FakeYouTube, tmp_path: Path, video: Path
+) -> None:
+    yt_fake.lose_final_answer(how="status", expire=False)
+
+    outcome = yt_publish(yt_fake, str(tmp_path / "ledger.sqlite3"), video)()
+
+    (video_id,) = yt_fake.videos
+    assert yt_fake.count("start") == 1 and yt_fake.count("query") >= 1 and outcome.post.remote_id == video_id
+
+
+def test_youtube_a_gone_session_whose_video_is_not_listed_is_unconfirmed_and_never_uploaded_again(
+    yt_fake: FakeYouTube, tmp_path: Path, video: Path
+) -> None:
+    ledger = str(tmp_path / "ledger.sqlite3")
+    publish = yt_publish(yt_fake, ledger, video)
+    yt_fake.lose_final_answer(how="drop", expire=True)
+    yt_fake.uploads_hide_newest = 1  # the uploads playlist has not caught up
+
+    with pytest.raises(UnconfirmedPost, match=r"last chunk of videos\.insert.*YouTube channel .*titled 'Freeze herbs"):
+        publish()
+    with pytest.raises(UnconfirmedPost):
+        publish()
+    assert yt_fake.count("start") == 1 and len(yt_fake.videos) == 1
+
+    (video_id,) = yt_fake.videos
+    assert resolve(ledger, "youtube", "--posted", video_id) == 0
+    assert publish().post.remote_id == video_id and yt_fake.count("start") == 1

@@ -20,7 +20,16 @@ import httpx
 from resources.errors import ProviderError, RetryableError
 from resources.http.deadline import Pending
 from resources.http.retry import parse_retry_after
-from resources.publish.platforms.client import ApiEngine, Chunk, PlatformClient, TokenRejected, byte_ranges, send_chunks
+from resources.publish.platforms.client import (
+    ApiEngine,
+    Chunk,
+    CreateCall,
+    OutcomeUnknown,
+    PlatformClient,
+    TokenRejected,
+    byte_ranges,
+    send_chunks,
+)
 from resources.publish.platforms.common import (
     dry_run_post,
     json_object,
@@ -164,12 +173,47 @@ class InstagramEngine(_ReelsEngine):
             # offset it acknowledged; a chunk sent again at that offset simply overwrites.
             self._upload(graph, uri, request, start=int(self.checkpoint.get("uploaded", 0)), size=size)
             self._wait_until_finished(graph, container)
-            # Safe to retry: Meta publishes a container at most once.
-            media_id = str(graph.post(f"{account}/media_publish", doing="publishing", creation_id=container)["id"])
-            published = {"id": media_id, "at": _now()}
-            self.checkpoint.set("published", published)
+            self._media_publish(graph, account, container, request.caption.text)  # saves "published"
+            published = self.checkpoint.get("published")
         permalink = self._permalink(graph, str(published["id"]))
         return published_post(request, str(published["id"]), permalink, str(published["at"]))
+
+    def _media_publish(self, graph: GraphClient, account: str, container: str, caption: str) -> str:
+        """`POST /{ig-user-id}/media_publish` at most once; a lost answer is looked up on the container and the
+        account's media (Instagram Platform, content publishing:
+        https://developers.facebook.com/docs/instagram-platform/content-publishing/)."""
+
+        def send() -> str:
+            url = f"{graph.api}/{account}/media_publish"
+            response = graph.create("POST", url, doing="publishing", data={"creation_id": container})
+            media_id = str(json_object(response).get("id") or "")
+            if not media_id:
+                raise OutcomeUnknown(f"{graph.where}: Instagram answered media_publish without a media id")
+            return media_id
+
+        def lookup() -> str | None:
+            # The container's status_code turns PUBLISHED once published; the media id is then the account's
+            # newest media carrying our caption (a media object does not name the container it came from).
+            code = graph.get(container, doing="reading the container status", fields="status_code").get("status_code")
+            if code != "PUBLISHED":
+                return None  # FINISHED may still be publishing: cannot tell
+            fields = "id,caption,timestamp"
+            media = graph.get(f"{account}/media", doing="listing the account's media", fields=fields, limit="25")
+            for item in media.get("data") or []:
+                if isinstance(item, dict) and item.get("caption") == caption:
+                    return str(item.get("id") or "") or None
+            return None
+
+        call = CreateCall(
+            "POST /{ig-user-id}/media_publish",
+            f"the Instagram account {account}",
+            f"from the container {container} with the caption {caption[:60]!r}",
+        )
+
+        def save(media_id: str) -> None:
+            self.checkpoint.set("published", {"id": media_id, "at": _now()})
+
+        return graph.create_once(self.checkpoint, call, send=send, lookup=lookup, save=save)
 
     def _check_quota(self, graph: GraphClient, account: str) -> None:
         answer = graph.get(
@@ -237,21 +281,46 @@ class FacebookEngine(_ReelsEngine):
         if not finished:
             video_id, upload_url, resumed = self._start(graph, page)
             self._upload(graph, upload_url, request, start=self._uploaded(graph, video_id) if resumed else 0, size=size)
-            answer = graph.post(
-                f"{page}/video_reels",
-                doing="finishing the upload and publishing",
-                upload_phase="finish",
-                video_id=video_id,
-                video_state="PUBLISHED",
-                description=request.caption.text,
-            )
-            if answer.get("success") is not True:
-                raise ProviderError(f"{request.where}: Facebook did not accept the finish call: {answer}")
-            finished = {"id": video_id, "at": _now()}
-            self.checkpoint.set("finished", finished)
+            self._finish(graph, page, video_id, request.caption.text)  # saves "finished"
+            finished = self.checkpoint.get("finished")
         video_id = str(finished["id"])
         permalink = self._wait_until_published(graph, video_id)
         return published_post(request, video_id, permalink, str(finished["at"]))
+
+    def _finish(self, graph: GraphClient, page: str, video_id: str, description: str) -> str:
+        """`upload_phase=finish&video_state=PUBLISHED` at most once; a lost answer is looked up in the video's
+        status, `GET /{video-id}?fields=status` (Reels publishing guide: https://developers.facebook.com/
+        documentation/video-api/guides/reels-publishing)."""
+
+        def send() -> str:
+            form = {
+                "upload_phase": "finish",
+                "video_id": video_id,
+                "video_state": "PUBLISHED",
+                "description": description,
+            }
+            url = f"{graph.api}/{page}/video_reels"
+            answer = json_object(graph.create("POST", url, doing="finishing the upload and publishing", data=form))
+            if answer.get("success") is not True:
+                raise OutcomeUnknown(f"{graph.where}: Facebook answered the finish call without success: {answer}")
+            return video_id
+
+        def lookup() -> str | None:
+            # A publishing phase under way (or done, or failed) means Facebook took the finish call; not started
+            # cannot tell (the call may still be landing).
+            status = graph.get(video_id, doing="reading the video status", fields="status").get("status") or {}
+            publishing = str((status.get("publishing_phase") or {}).get("status") or "")
+            return video_id if publishing in ("in_progress", "complete", "error") else None
+
+        def save(found: str) -> None:
+            self.checkpoint.set("finished", {"id": found, "at": _now()})
+
+        call = CreateCall(
+            "POST /{page-id}/video_reels upload_phase=finish",
+            f"the Facebook Page {page}",
+            f"with the reel {video_id}",
+        )
+        return graph.create_once(self.checkpoint, call, send=send, lookup=lookup, save=save)
 
     def _start(self, graph: GraphClient, page: str) -> tuple[str, str, bool]:
         """(video id, upload URL, whether it is resumed from an earlier attempt)."""

@@ -17,11 +17,20 @@ from typing import Any
 
 import httpx
 
-from resources.errors import ConfigurationError, InputRejected, ProviderError
+from resources.errors import ConfigurationError, InputRejected, ProviderError, RetryableError
 from resources.http.deadline import Pending
 from resources.media.probe import probe
 from resources.publish.captions import CAPTION_LIMITS
-from resources.publish.platforms.client import ApiEngine, Chunk, PlatformClient, TokenRejected, byte_ranges, send_chunks
+from resources.publish.platforms.client import (
+    ApiEngine,
+    Chunk,
+    CreateCall,
+    OutcomeUnknown,
+    PlatformClient,
+    TokenRejected,
+    byte_ranges,
+    send_chunks,
+)
 from resources.publish.platforms.common import dry_run_post, json_object
 from resources.publish.publisher import PostRequest
 from resources.records import Post
@@ -30,9 +39,8 @@ log = logging.getLogger(__name__)
 
 API_BASE = "https://open.tiktokapis.com"
 MIB = 1024 * 1024
-# After PUBLISH_COMPLETE the public post id only appears once moderation ends (usually < 1 min); wait this long
-# for it, then record the publish id instead of holding the run for hours.
-POST_ID_WAIT_S = 60.0
+# The status fetch reference: https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status
+STATUS_PATH = "/v2/post/publish/status/fetch/"
 
 # Never more public than asked: each setting lists the allowed levels from widest to narrowest.
 PRIVACY_LEVELS: dict[str, tuple[str, ...]] = {
@@ -207,10 +215,11 @@ class TikTokEngine(ApiEngine):
             publish_id = self._upload(client, request, plan, post_info)
             status, post_id = self._await_outcome(client, publish_id)
         username = str(creator.get("creator_username") or "")
-        if status == "SEND_TO_USER_INBOX":
-            return request.post("published", publish_id)  # a draft: the creator posts it in the app
-        url = f"https://www.tiktok.com/@{username}/video/{post_id}" if post_id and username else ""
-        return request.post("published", post_id or publish_id, url)
+        if status == "SEND_TO_USER_INBOX":  # a draft: the creator posts it in the app, so only the publish id exists
+            return request.post("published", publish_id).model_copy(update={"upload_id": publish_id})
+        # The publish id is not the post id (per-post lookups come back empty with it): record the public one.
+        url = f"https://www.tiktok.com/@{username}/video/{post_id}" if username else ""
+        return request.post("published", post_id, url).model_copy(update={"upload_id": publish_id})
 
     def _post_info(self, request: PostRequest, creator: Mapping[str, Any]) -> dict[str, Any]:
         """The direct-post `post_info`: caption, a privacy level the creator allows, the AI label."""
@@ -274,6 +283,10 @@ class TikTokEngine(ApiEngine):
         return publish_id
 
     def _init(self, client: TikTokClient, plan: ChunkPlan, post_info: dict[str, Any]) -> tuple[str, str]:
+        # Resendable, unlike the last chunk: an init only opens an upload, and with FILE_UPLOAD TikTok processes
+        # (and posts) the video once all of its chunks have been PUT (media transfer guide,
+        # https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide). A lost init answer leaves an
+        # unused publish id behind, never a post.
         source = {
             "source": "FILE_UPLOAD",
             "video_size": plan.video_size,
@@ -291,33 +304,70 @@ class TikTokEngine(ApiEngine):
     def _send_chunks(
         self, client: TikTokClient, request: PostRequest, plan: ChunkPlan, upload_url: str, start: int
     ) -> None:
-        """PUT chunks `start`.. in order (the URL is pre-signed: no token); each is checkpointed once confirmed."""
+        """PUT chunks `start`.. in order (the URL is pre-signed: no token); each is checkpointed once confirmed.
+
+        The last chunk completes the post, so it is the create call: sent at most once (`create_once`), and a lost
+        answer is looked up with the status fetch instead of being sent again.
+        """
 
         def put(chunk: Chunk, data: bytes) -> None:
-            client.request(
-                "PUT",
-                upload_url,
-                doing=f"chunk {chunk.index + 1}/{plan.count}",
-                auth=None,
-                content=data,
-                headers={
-                    "Content-Type": "video/mp4",
-                    "Content-Range": f"bytes {chunk.first}-{chunk.last}/{plan.video_size}",
-                },
-                check=client.check_upload,
-            )
-            self.checkpoint.set("chunks_done", chunk.index + 1)
+            headers = {
+                "Content-Type": "video/mp4",
+                "Content-Range": f"bytes {chunk.first}-{chunk.last}/{plan.video_size}",
+            }
+            doing = f"chunk {chunk.index + 1}/{plan.count}"
+            if chunk.index < plan.count - 1:
+                client.request(
+                    "PUT", upload_url, doing=doing, auth=None, content=data, headers=headers, check=client.check_upload
+                )
+                self.checkpoint.set("chunks_done", chunk.index + 1)
+                return
+            self._put_last_chunk(client, plan, upload_url, data, headers=headers, doing=doing)
 
         send_chunks(request.video_path, plan.chunks()[start:], put)
 
+    def _put_last_chunk(
+        self, client: TikTokClient, plan: ChunkPlan, url: str, data: bytes, *, headers: dict[str, str], doing: str
+    ) -> None:
+        publish_id = str(self.checkpoint.get("publish_id"))
+
+        def check_last(response: httpx.Response, doing: str) -> None:
+            if response.status_code == 416:
+                # The range no longer fits: TikTok may hold these bytes already (an earlier PUT that did arrive).
+                raise OutcomeUnknown(f"{client.where}: {doing}: the upload URL answered HTTP 416 to the last chunk")
+            client.check_upload(response, doing)
+
+        def send() -> str:
+            client.create("PUT", url, doing=doing, auth=None, content=data, headers=headers, check=check_last)
+            return publish_id
+
+        def lookup() -> str | None:
+            # Get Post Status, POST /v2/post/publish/status/fetch/ (https://developers.tiktok.com/doc/
+            # content-posting-api-reference-get-video-status): all bytes received, or a status past the upload,
+            # means the last chunk arrived. Fewer bytes cannot tell (the PUT may still be landing): unconfirmed.
+            answer = client.api(STATUS_PATH, {"publish_id": publish_id}, "status fetch (looking the upload up)")
+            status = str(answer.get("status") or "")
+            received = answer.get("uploaded_bytes")
+            if status not in ("", "PROCESSING_UPLOAD") or (isinstance(received, int) and received >= plan.video_size):
+                return publish_id
+            return None
+
+        def save(found: str) -> None:
+            self.checkpoint.set("chunks_done", plan.count)
+            self.checkpoint.set("uploaded", True)
+
+        call = CreateCall(
+            f"PUT of the last chunk ({doing}, which completes the post)",
+            "the TikTok account the token belongs to (shorts auth tiktok)",
+            f"uploaded under the publish id {publish_id}",
+        )
+        client.create_once(self.checkpoint, call, send=send, lookup=lookup, save=save)
+
     def _await_outcome(self, client: TikTokClient, publish_id: str) -> tuple[str, str]:
-        """Poll the status until TikTok posts (status, public post id or "") or fails."""
-        clock = self.settings.clock
-        complete_since: float | None = None
+        """Poll the status until TikTok posts (status, public post id; "" for an inbox draft) or fails."""
 
         def read() -> tuple[str, str] | Pending:
-            nonlocal complete_since
-            data = client.api("/v2/post/publish/status/fetch/", {"publish_id": publish_id}, "status fetch")
+            data = client.api(STATUS_PATH, {"publish_id": publish_id}, "status fetch")
             status = str(data.get("status", ""))
             if status == "FAILED":
                 self.checkpoint.clear()  # nothing was posted: a re-execution starts a new upload
@@ -330,16 +380,21 @@ class TikTokEngine(ApiEngine):
             if status == "PUBLISH_COMPLETE":
                 if self.checkpoint.get("status") != status:
                     self.checkpoint.set("status", status)
-                ids = data.get("publicaly_available_post_id") or []  # sic: TikTok's spelling
+                # sic: TikTok's spelling. The public id appears only once moderation ends (status reference).
+                ids = data.get("publicaly_available_post_id") or []
                 if ids:
                     return status, str(ids[0])
-                complete_since = clock.now() if complete_since is None else complete_since
-                if clock.now() - complete_since >= POST_ID_WAIT_S:
-                    return status, ""
             return Pending(status or "processing")
 
         def settle(last: Pending) -> tuple[str, str] | None:
-            # Posted, but the public id is not out yet: record the publish id rather than fail a done post.
-            return (last.status, "") if last.status == "PUBLISH_COMPLETE" else None
+            if last.status != "PUBLISH_COMPLETE":
+                return None  # the deadline's own error: still processing, re-execute to keep waiting
+            # Posted, but the publish id is not the post id: wait for the public one on the next run rather than
+            # record an id that no per-post lookup knows. The checkpoint keeps the publish id; nothing is re-sent.
+            raise RetryableError(
+                f"{client.where}: TikTok posted {publish_id} but has not given out its public post id after "
+                f"{self.settings.timeout_s:.0f} s (moderation can take hours); re-execute tiktok_post to keep "
+                "polling (nothing is uploaded again)"
+            )
 
         return client.poll(read, doing="waiting for TikTok to post", at_deadline=settle)

@@ -31,7 +31,14 @@ from googleapiclient.http import MediaFileUpload
 from resources.errors import ConfigurationError, InputRejected, ProviderError, RetryableError
 from resources.http.deadline import Pending
 from resources.http.retry import http_failure
-from resources.publish.platforms.client import ApiEngine, PlatformClient, TokenRejected
+from resources.publish.platforms.client import (
+    NOT_POSTED,
+    ApiEngine,
+    CreateCall,
+    OutcomeUnknown,
+    PlatformClient,
+    TokenRejected,
+)
 from resources.publish.platforms.common import dry_run_post
 from resources.publish.publisher import PostRequest
 from resources.records import Post
@@ -162,6 +169,21 @@ class YouTubeClient(PlatformClient):
         super().refresh_token()
         self.credentials.token = self.token
 
+    def refused(self) -> None:
+        """The create call (the last chunk, sent through the SDK rather than `create`) was refused for sure."""
+        self._create_refused = True
+
+    def execute(self, call: Any, *, doing: str) -> dict[str, Any]:
+        """A read-only SDK call, retried; its error answers become pipeline errors."""
+
+        def once() -> dict[str, Any]:
+            try:
+                return dict(self.transport(lambda: call.execute(num_retries=0)))
+            except HttpError as exc:
+                raise self.answer_error(exc.resp.status, exc.content, exc.resp) from None
+
+        return self.call(once, doing=doing)
+
     def transport(self, call: Callable[[], T]) -> T:
         """`call`, with connection failures turned into RetryableError (`call` names the step)."""
         try:
@@ -237,20 +259,30 @@ class YouTubeEngine(ApiEngine):
 
     def _upload(self, client: YouTubeClient, insert: Any, request: PostRequest, body: dict[str, Any], size: int) -> str:
         fingerprint = upload_fingerprint(request.video_path)
-        for _ in range(2):  # the second pass only after the saved session expired
+        if self.checkpoint.pending_create() is not None:
+            # An earlier attempt sent the last chunk and never learned the outcome: look it up, never a new session.
+            return self._send_last(client, insert, body, size, fingerprint)
+        for _ in range(2):  # the second pass only after the saved session expired before its last chunk
             try:
-                video = self._resume(client, insert, size, fingerprint) or self._send(client, insert, fingerprint)
+                video = self._resume(client, insert, size, fingerprint)
+                if video is None:
+                    return self._send(client, insert, body, fingerprint)
             except _SessionExpired:
                 dg.get_dagster_logger().warning(f"{client.where}: the upload session expired; starting a new one")
                 self.checkpoint.clear()
                 insert = self._insert(client, request, body)
                 continue
-            video_id = str(video.get("id") or "")
-            if not video_id:
-                raise ProviderError(f"{client.where}: YouTube finished the upload without a video id")
+            video_id = self._video_id(client, video)
             self.checkpoint.set("remote_id", video_id)
             return video_id
         raise ProviderError(f"{client.where}: YouTube expired two upload sessions in a row; re-execute youtube_post")
+
+    @staticmethod
+    def _video_id(client: YouTubeClient, video: dict[str, Any]) -> str:
+        video_id = str(video.get("id") or "")
+        if not video_id:
+            raise OutcomeUnknown(f"{client.where}: YouTube finished the upload without a video id")
+        return video_id
 
     def _resume(self, client: YouTubeClient, insert: Any, size: int, fingerprint: str) -> dict[str, Any] | None:
         """Point `insert` at the saved session, at the offset the server reports; the video if already done."""
@@ -285,26 +317,108 @@ class YouTubeEngine(ApiEngine):
         dg.get_dagster_logger().info(f"{client.where}: resuming the upload at byte {offset} of {size}")
         return None
 
-    def _send(self, client: YouTubeClient, insert: Any, fingerprint: str) -> dict[str, Any]:
-        """Drive `next_chunk` to the end; each chunk is retried (the SDK re-syncs from the server's Range)."""
+    def _send(self, client: YouTubeClient, insert: Any, body: dict[str, Any], fingerprint: str) -> str:
+        """Drive `next_chunk` up to the last chunk, each retried (the SDK re-syncs from the server's Range); the
+        last one, which creates the video, goes through `_send_last`."""
         size = insert.resumable.size()
+        while insert.resumable_progress + insert.resumable.chunksize() < size:
+            video = client.call(lambda: self._chunk(client, insert, size, fingerprint, last=False), doing="uploading")
+            if video is not None:  # YouTube took more than was sent (it never does): the upload is complete
+                return self._save_video(client, video)
+        return self._send_last(client, insert, body, size, fingerprint)
 
-        def chunk() -> dict[str, Any] | None:
-            had_session = insert.resumable_uri is not None
-            try:
-                _, video = client.transport(lambda: insert.next_chunk(num_retries=0))
-            except HttpError as exc:
-                if had_session and exc.resp.status in SESSION_GONE:
-                    raise _SessionExpired() from None
-                raise client.answer_error(exc.resp.status, exc.content, exc.resp) from None
-            finally:
-                self._remember(insert, size, fingerprint)
-            return dict(video) if video is not None else None
+    def _save_video(self, client: YouTubeClient, video: dict[str, Any]) -> str:
+        video_id = self._video_id(client, video)
+        self.checkpoint.set("remote_id", video_id)
+        return video_id
 
-        while True:
-            video = client.call(chunk, doing="uploading")
-            if video is not None:
-                return video
+    def _chunk(self, client: YouTubeClient, insert: Any, size: int, fingerprint: str, *, last: bool) -> Any:
+        """One `next_chunk`: the video when the upload is complete, else None."""
+        had_session = insert.resumable_uri is not None
+        try:
+            _, video = client.transport(lambda: insert.next_chunk(num_retries=0))
+        except HttpError as exc:
+            status = exc.resp.status
+            if had_session and status in SESSION_GONE:
+                if last:  # the session ended after bytes that may have completed the upload: look, never restart
+                    raise OutcomeUnknown(f"{client.where}: the upload session answered HTTP {status}") from None
+                raise _SessionExpired() from None
+            error = client.answer_error(status, exc.content, exc.resp)
+            if last and not isinstance(error, RetryableError | TokenRejected):
+                client.refused()  # a session start or a chunk YouTube refused: no video was created
+            raise error from None
+        finally:
+            self._remember(insert, size, fingerprint)
+        return dict(video) if video is not None else None
+
+    def _send_last(self, client: YouTubeClient, insert: Any, body: dict[str, Any], size: int, fingerprint: str) -> str:
+        """The last chunk, which creates the video, at most once: a lost answer or a session gone after it is
+        looked up (the session, then the channel's uploads), never answered with a new session."""
+
+        def send() -> str:
+            while True:
+                video = client.call(
+                    lambda: self._chunk(client, insert, size, fingerprint, last=True), doing="uploading"
+                )
+                if video is not None:
+                    return self._video_id(client, video)
+
+        def lookup() -> str | None:
+            session = str(insert.resumable_uri or self.checkpoint.get("session_uri") or "")
+            if not session:
+                return NOT_POSTED  # no session was ever opened: no byte was sent
+            # The status query of the resumable upload guide, Step 4.1 (https://developers.google.com/youtube/v3/
+            # guides/using_resumable_upload_protocol): 200/201 carry the video, 308 means it is incomplete.
+            headers = {"Content-Range": f"bytes */{size}", "Content-Length": "0"}
+
+            def query() -> tuple[Any, Any]:
+                return client.transport(lambda: insert.http.request(session, "PUT", headers=headers))
+
+            resp, content = client.call(query, doing="asking the upload session whether it finished")
+            if resp.status in (200, 201):
+                return self._video_id(client, dict(json.loads(content)))
+            if resp.status == 308:
+                return NOT_POSTED  # the session lacks bytes: YouTube creates the video only with the last one
+            if resp.status not in SESSION_GONE:
+                raise client.answer_error(resp.status, content, resp)
+            return self._find_upload(client, body)
+
+        snippet = body["snippet"]
+        call = CreateCall(
+            "the last chunk of videos.insert",
+            "the YouTube channel the token belongs to (Studio, Content)",
+            f"titled {snippet['title']!r} with our description",
+        )
+
+        def save(video_id: str) -> None:
+            self.checkpoint.set("remote_id", video_id)
+
+        return client.create_once(self.checkpoint, call, send=send, lookup=lookup, save=save)
+
+    def _find_upload(self, client: YouTubeClient, body: dict[str, Any]) -> str | None:
+        """Our video among the channel's newest uploads: same title and description (None when not listed).
+
+        The uploads playlist is `channels.list(mine=true, part=contentDetails)` →
+        `contentDetails.relatedPlaylists.uploads` (https://developers.google.com/youtube/v3/docs/channels), read
+        with `playlistItems.list` (https://developers.google.com/youtube/v3/docs/playlistItems/list).
+        """
+        channels = client.execute(
+            client.service.channels().list(part="contentDetails", mine=True), doing="finding the uploads playlist"
+        )
+        items = channels.get("items") or [{}]
+        uploads = ((items[0].get("contentDetails") or {}).get("relatedPlaylists") or {}).get("uploads")
+        if not uploads:
+            return None
+        listing = client.execute(
+            client.service.playlistItems().list(part="snippet", playlistId=uploads, maxResults=25),
+            doing="listing the channel's uploads",
+        )
+        wanted = body["snippet"]
+        for item in listing.get("items") or []:
+            snippet = item.get("snippet") or {}
+            if (snippet.get("title"), snippet.get("description")) == (wanted["title"], wanted["description"]):
+                return str((snippet.get("resourceId") or {}).get("videoId") or "") or None
+        return None
 
     def _remember(self, insert: Any, size: int, fingerprint: str) -> None:
         """Save the session URI as soon as it exists, then the progress after every chunk."""

@@ -7,7 +7,10 @@ Facebook: `GET /{page}`, `POST /{page}/video_reels` start/finish, rupload, `GET 
 phases progress over polls (with `uploading_phase.bytes_transferred`).
 Graph calls need `Authorization: Bearer <token>` (or `access_token=`); rupload needs `Authorization: OAuth <token>`.
 Faults are scripted per route (`fail`, `drop`, `expire_token_once`, `error_container`); bytes are stored per
-object so tests can compare them with the file, and `published` counts posts.
+object so tests can compare them with the file, and `published` counts posts. `lose_answer_after("publish")` /
+`("finish")` lets the call take effect and loses its answer; the lookups read `GET /{container}?fields=status_code`
+(PUBLISHED), `GET /{ig-user}/media` (newest first, `media_listing_hides_newest` to lag) and the video's
+`status.publishing_phase` (in_progress from the finish call on).
 
 Tokens have kinds, as Meta's do (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/
 get-long-lived): `GET|POST /oauth/access_token` turns a code into a short-lived user token and
@@ -74,6 +77,7 @@ class Fault(base.Fault):
     """`times` answers on `route`: an HTTP error or, with `drop`, a connection cut mid-body."""
 
     min_offset: int = 0  # uploads: only at this offset or later
+    after_effect: bool = False  # the request takes effect, then the scripted answer (or none) goes out
 
 
 @dataclass
@@ -142,6 +146,7 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         self.uploads: dict[str, Upload] = {}
         self.media: dict[str, str] = {}  # IG media id -> container id
         self.published = 0
+        self.media_listing_hides_newest = 0  # the media list lags: the newest media are not listed yet
         self.faults: Faults[Fault] = Faults()
         self._expire_once = False
         self._container_error = ""
@@ -150,6 +155,12 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
     # --- scripting ---------------------------------------------------------------------------------------
     def scripted_error(self, status: int) -> Any:
         return graph_error("An unexpected error has occurred.", 2)
+
+    def lose_answer_after(self, route: str, *, how: str = "timeout", status: int = 503) -> None:
+        """The next request to `route` (publish, finish) takes effect, then its answer is lost: held until the
+        client's next request (`timeout`), cut (`drop`) or replaced by a 5xx (`status`)."""
+        body = graph_error("An unexpected error has occurred. Please retry your request later.", 2)
+        self.faults.add(Fault(route, status, body, drop=how == "drop", hold=how == "timeout", after_effect=True))
 
     def rate_limit(self, route: str, *, times: int = 1) -> None:
         """Graph code 4 (application request limit) on HTTP 400, as Meta sends it."""
@@ -237,10 +248,14 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         if route != "upload" and self._expire_once:
             self._expire_once = False
             return error(401, "Error validating access token: Session has expired", 190, 463)
-        if fault is not None:
+        if fault is not None and not fault.after_effect:
             return fault.reply()
         with self.lock:
-            return self._upload(request) if route == "upload" else self._graph(request)
+            answer = self._upload(request) if route == "upload" else self._graph(request)
+        if fault is not None and fault.hold:
+            self.hold_until_next_request(request)  # the client times out before this answer goes out
+            return answer
+        return fault.reply() if fault is not None else answer
 
     def _presented(self, request: Recorded) -> str:
         """The token a request carries: `OAuth <t>` on rupload, `Bearer <t>` or `access_token=` on Graph."""
@@ -325,6 +340,8 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
             container = str(next(self._ids))
             self.uploads[container] = Upload("ig", account, params.get("caption", ""), fail_with=self._container_error)
             return Reply(200, {"id": container, "uri": f"{self.base_url}/ig-api-upload/{VERSION}/{container}"})
+        if route == "media" and method == "GET" and account == self.ig_user:
+            return self._media_list(params)
         if route == "publish" and method == "POST" and account == self.ig_user:
             upload = self.uploads.get(params.get("creation_id", ""))
             if upload is None or upload.kind != "ig":
@@ -370,6 +387,23 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
             upload = self.uploads[account]
             return Reply(200, self._ig_status(upload) if upload.kind == "ig" else self._fb_status(account, upload))
         return error(404, f"Unsupported {method} request to {'/'.join(segments)}", 100, 33)
+
+    def _media_list(self, params: dict[str, str]) -> Reply:
+        """`GET /{ig-user}/media`: the account's media, newest first, with the `fields` asked for (id always)."""
+        fields = set(params.get("fields", "id").split(",")) | {"id"}
+        limit = int(params.get("limit", "25"))
+        media = list(self.media.items())[: len(self.media) - self.media_listing_hides_newest]
+        items = []
+        for media_id, container in reversed(media[-limit:]):
+            upload = self.uploads[container]
+            known = {
+                "id": media_id,
+                "caption": upload.caption,
+                "media_type": "VIDEO",
+                "timestamp": "2026-12-01T09:00:00+0000",
+            }
+            items.append({name: value for name, value in known.items() if name in fields})
+        return Reply(200, {"data": items, "paging": {"cursors": {"before": "b", "after": "a"}}})
 
     def _upload(self, request: Recorded) -> Reply:
         upload, body = self.uploads.get(request.segments[-1]), request.body
@@ -421,8 +455,9 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
             "video_status": "ready" if done else "processing",
             "uploading_phase": uploading,
             "processing_phase": {"status": "complete" if done else "in_progress"},
+            # The finish call started publishing: it completes once processing has.
             "publishing_phase": {"status": "complete", "publish_status": "published"}
             if done
-            else {"status": "not_started"},
+            else {"status": "in_progress"},
         }
         return {"id": video_id, "status": status, "permalink_url": f"/reel/{video_id}/"}

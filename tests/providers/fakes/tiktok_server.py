@@ -7,7 +7,10 @@ It enforces the chunk arithmetic of the media transfer guide (floor division, mi
 absorbing the remainder, sequential Content-Range) with limits a test may shrink, keeps the bytes it received, and
 moves a publish through PROCESSING_UPLOAD → PUBLISH_COMPLETE with an empty `publicaly_available_post_id` at first.
 Faults are scripted per route (`fail_next`, `drop_next`); an expired upload URL answers 403 (the code TikTok
-uses there is not documented; the fake's is `upload_url_expired`).
+uses there is not documented; the fake's is `upload_url_expired`). `lose_answer_after_next("upload:<index>")`
+lets a chunk PUT take effect (the last one completes the post) and then loses its answer: held until the
+client's next request, cut, or replaced by a 5xx. The public post id is reported only once processing is complete
+(PUBLISH_COMPLETE), after `post_id_polls` more polls (moderation).
 """
 
 from __future__ import annotations
@@ -17,11 +20,17 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.providers.fakes.base import FakeServer, Fault, Faults, Recorded, Reply, route
+from tests.providers.fakes import base
+from tests.providers.fakes.base import FakeServer, Faults, Recorded, Reply, route
 
 MIB = 1024 * 1024
 PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+
+
+@dataclass
+class Fault(base.Fault):
+    after_effect: bool = False  # the request takes effect, then the scripted answer (or none) goes out
 
 
 @dataclass
@@ -106,6 +115,12 @@ class FakeTikTok(FakeServer[Recorded]):
     def drop_next(self, route: str, *, times: int = 1) -> None:
         """The next `times` requests to `route` are read, then the connection is closed without an answer."""
         self.faults.add(Fault(route, drop=True, times=times))
+
+    def lose_answer_after_next(self, route: str, *, how: str = "timeout", status: int = 503) -> None:
+        """The next request to `route` (e.g. `upload:3`) takes effect, then its answer is lost: held until the
+        client's next request (`timeout`: the client gives up first), cut (`drop`) or replaced by a 5xx (`status`)."""
+        body = envelope(code="internal_error", message="Something went wrong.")
+        self.faults.add(Fault(route, status, body, drop=how == "drop", hold=how == "timeout", after_effect=True))
 
     def fail_next_publish(self, reason: str) -> None:
         """The next init's status ends in FAILED with this fail_reason."""
@@ -261,8 +276,15 @@ class FakeTikTok(FakeServer[Recorded]):
         first, last, total = (int(group) for group in match.groups())
         index = first // upload.chunk_size
         fault = self.faults.take(f"upload:{index}", "upload")
-        if fault is not None:
+        if fault is not None and not fault.after_effect:
             return fault.reply()
+        answer = self._take_chunk(upload, request, first, last, total, index)
+        if fault is not None and fault.hold:
+            self.hold_until_next_request(request)  # the client times out before this answer goes out
+            return answer
+        return fault.reply() if fault is not None else answer
+
+    def _take_chunk(self, upload: Upload, request: Recorded, first: int, last: int, total: int, index: int) -> Reply:
         expected = upload.video_size - first if index == upload.chunk_count - 1 else upload.chunk_size
         if (
             total != upload.video_size

@@ -7,7 +7,10 @@ last byte, then 200 with the video resource; `Content-Range: bytes */total` is a
 failure). `POST /token` refreshes an OAuth access token. Every request needs a Bearer token the server issued.
 
 Faults are scripted per kind of request ("start", "chunk", "query", "list"): an error status with Google's
-error envelope, a dropped connection, a chunk accepted only in part, expired sessions.
+error envelope, a dropped connection, a chunk accepted only in part, expired sessions. `lose_final_answer` lets the
+last chunk create the video, then loses its answer (cut, or a 5xx) and can end the session with it, so only the
+channel's uploads can tell: `channels.list(mine=true, part=contentDetails)` names the uploads playlist and
+`playlistItems.list` lists it newest first (`uploads_hide_newest` makes it lag).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, Literal
 from tests.providers.fakes import base
 from tests.providers.fakes.base import FakeServer, Faults, Recorded, Reply
 
-RequestKind = Literal["start", "chunk", "query", "list", "token", "tokeninfo", "channels"]
+RequestKind = Literal["start", "chunk", "query", "list", "token", "tokeninfo", "channels", "playlist_items"]
 QUOTA_ERRORS: dict[str, tuple[int, str, str]] = {
     "rateLimitExceeded": (
         429,
@@ -65,6 +68,8 @@ class Fault(base.Fault):
     a drop (the bytes are kept, no answer), or with `accept_bytes` a chunk accepted only in part."""
 
     accept_bytes: int | None = None
+    final: bool = False  # only the chunk that completes the upload; it takes effect before the scripted answer
+    expire: bool = False  # with `final`: the session is gone from then on
 
 
 class RecordedRequest(Recorded):
@@ -113,7 +118,9 @@ class FakeYouTube(FakeServer[RecordedRequest]):
             "id": "UCfakeChannel0000000000",
             "snippet": {"title": "Shorts Lab"},
             "status": {"privacyStatus": "public", "isLinked": True, "longUploadsStatus": "allowed"},
+            "contentDetails": {"relatedPlaylists": {"uploads": "UUfakeChannel0000000000"}},
         }
+        self.uploads_hide_newest = 0  # the uploads playlist lags: the newest videos are not listed yet
 
     # -- scripting -------------------------------------------------------------------------------------------
 
@@ -141,6 +148,13 @@ class FakeYouTube(FakeServer[RecordedRequest]):
     def accept_partially(self, accept_bytes: int, *, after: int = 0) -> None:
         """Keep only the first `accept_bytes` of the next chunk and answer 308 with the smaller Range."""
         self.faults.add(Fault("chunk", status=None, skip=after, accept_bytes=accept_bytes))
+
+    def lose_final_answer(self, *, how: str = "drop", expire: bool = True) -> None:
+        """The chunk that completes the next upload creates the video, then its answer is lost (`drop`: the
+        connection closes unanswered, as often as it is resent; `status`: a 503), the session ending with it
+        when `expire`."""
+        body = error_envelope(503, "backendError", "Scripted HTTP 503")
+        self.faults.add(Fault("chunk", 503, body, drop=how == "drop", final=True, expire=expire, times=1))
 
     def expire_sessions(self) -> None:
         """Every session open now answers 404 from now on."""
@@ -170,6 +184,8 @@ class FakeYouTube(FakeServer[RecordedRequest]):
             return "token" if request.path == "/token" else "start"
         if request.method == "GET" and request.path in ("/tokeninfo", "/youtube/v3/channels"):
             return "tokeninfo" if request.path == "/tokeninfo" else "channels"
+        if request.method == "GET" and request.path == "/youtube/v3/playlistItems":
+            return "playlist_items"
         return "list" if request.method == "GET" else ""
 
     def answer(self, request: RecordedRequest) -> Reply | None:
@@ -185,6 +201,8 @@ class FakeYouTube(FakeServer[RecordedRequest]):
             return self._tokeninfo(request)
         if request.route == "channels":
             return self._channels(request)
+        if request.route == "playlist_items":
+            return self._playlist_items(request)
         return error(404, "notFound", f"No route {request.path}")
 
     def _authorized(self, request: RecordedRequest) -> bool:
@@ -249,7 +267,10 @@ class FakeYouTube(FakeServer[RecordedRequest]):
         content_range = CONTENT_RANGE.match(request.headers.get("content-range", ""))
         if content_range is None or content_range["total"] != str(session.total):
             return error(400, "badRequest", "Content-Range must be bytes s-e/total")
-        fault = self.faults.take(request.route)
+        completes = self._completes(session, request)
+        fault = self.faults.take(request.route, where=lambda f: not f.final or completes)
+        if fault is not None and fault.final:
+            return self._lose_final_answer(session, request, fault)
         if fault is not None and fault.accept_bytes is None and not fault.drop:
             return fault.reply()
         if request.route == "chunk":
@@ -269,6 +290,50 @@ class FakeYouTube(FakeServer[RecordedRequest]):
             return Reply(200, video)
         held = len(session.received)
         return Reply(308, None, {"Range": f"bytes=0-{held - 1}"} if held else {})
+
+    @staticmethod
+    def _completes(session: Session, request: RecordedRequest) -> bool:
+        """Whether this chunk holds the session's last byte."""
+        content_range = CONTENT_RANGE.match(request.headers.get("content-range", ""))
+        return bool(content_range and content_range["last"] and int(content_range["last"]) + 1 == session.total)
+
+    def _lose_final_answer(self, session: Session, request: RecordedRequest, fault: Fault) -> Reply | None:
+        """Take the last chunk (the video exists from now on), then lose the answer and maybe the session."""
+        first = int(CONTENT_RANGE.match(request.headers["content-range"])["first"])  # type: ignore[index]
+        with self.lock:
+            session.received.extend(request.body[len(session.received) - first :])
+            if not session.video_id:
+                self._video(session)
+            if fault.expire:
+                self.expired.add(session.upload_id)
+        return fault.reply()
+
+    def _playlist_items(self, request: RecordedRequest) -> Reply:
+        """`playlistItems.list` of the uploads playlist, newest first, with `snippet.resourceId.videoId`."""
+        if not self._authorized(request):
+            return UNAUTHORIZED
+        uploads = ((self.channel or {}).get("contentDetails") or {}).get("relatedPlaylists", {}).get("uploads")
+        if request.query.get("playlistId") != uploads or "snippet" not in request.query.get("part", ""):
+            return error(
+                404, "playlistNotFound", "The playlist identified with the request's playlistId cannot be found."
+            )
+        with self.lock:
+            videos = list(self.videos.values())[: len(self.videos) - self.uploads_hide_newest]
+        limit = int(request.query.get("maxResults", "5"))
+        items = [
+            {
+                "kind": "youtube#playlistItem",
+                "id": f"PLI{video['id']}",
+                "snippet": {
+                    "title": video["snippet"].get("title", ""),
+                    "description": video["snippet"].get("description", ""),
+                    "playlistId": uploads,
+                    "resourceId": {"kind": "youtube#video", "videoId": video["id"]},
+                },
+            }
+            for video in reversed(videos[-limit:])
+        ]
+        return Reply(200, {"kind": "youtube#playlistItemListResponse", "items": items})
 
     def _list(self, request: RecordedRequest) -> Reply | None:
         if not self._authorized(request):
