@@ -151,6 +151,12 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         self._expire_once = False
         self._container_error = ""
         self._ids = itertools.count(900000000000001)
+        # What `debug_token` reports of every token's scopes (read with the app token `app_id|app_secret`).
+        self.token_scopes = [
+            "instagram_basic", "instagram_content_publish", "pages_show_list", "pages_read_engagement",
+            "pages_manage_posts", "business_management",
+        ]  # fmt: skip
+        self.linked_ig_user = ig_user  # the IG professional account linked to `page` ("" = none)
 
     # --- scripting ---------------------------------------------------------------------------------------
     def scripted_error(self, status: int) -> Any:
@@ -202,6 +208,8 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         tail = segments[1:]
         if tail == ["oauth", "access_token"]:
             return "token"
+        if tail in (["debug_token"], ["me"], ["me", "accounts"]):
+            return "_".join(tail)
         if len(tail) == 2:
             edges = {"content_publishing_limit": "limit", "media": "media", "media_publish": "publish"}
             return edges.get(tail[1]) or request.params.get("upload_phase", "unknown")
@@ -380,7 +388,9 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         if route == "page" and account == self.page and "access_token" in params.get("fields", "").split(","):
             return self._page_token(request)
         if route == "page":
-            return Reply(200, {"id": account, "name": "Fake Page"})
+            return Reply(200, {"id": account, "name": "Fake Page", "username": "fake.ig"})
+        if route in ("debug_token", "me", "me_accounts") and method == "GET":
+            return self._account_read(route, params, request.bearer or params.get("access_token", ""))
         if route == "permalink":
             return Reply(200, {"id": account, "permalink": f"https://www.instagram.com/reel/C{account[-6:]}/"})
         if route == "status" and account in self.uploads:
@@ -404,6 +414,31 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
             }
             items.append({name: value for name, value in known.items() if name in fields})
         return Reply(200, {"data": items, "paging": {"cursors": {"before": "b", "after": "a"}}})
+
+    def _account_read(self, route: str, params: dict[str, str], caller: str) -> Reply:
+        """The read-only account routes: `debug_token?input_token=`, `me` (a Page token's Page), `me/accounts`."""
+        linked = {"instagram_business_account": {"id": self.linked_ig_user}} if self.linked_ig_user else {}
+        page = {"id": self.page, "name": "Fake Page", "tasks": ["CREATE_CONTENT", "MANAGE"], **linked}
+        if route == "debug_token":
+            if not params.get("input_token"):
+                return error(400, "(#100) The parameter input_token is required", 100)
+            token = self.tokens.get(params["input_token"])
+            if token is None or token.revoked or token.expired:
+                data = {"is_valid": False, "error": {"code": 190, "message": "Invalid OAuth access token."}}
+                return Reply(200, {"data": data})
+            kind = "PAGE" if token.kind == "page" else "USER"
+            data = {"app_id": self.app_id, "type": kind, "application": "Fake app", "is_valid": True,
+                    "expires_at": int(token.expires_at or 0), "scopes": self.token_scopes,
+                    "user_id": "10000000000000042"}  # fmt: skip
+            if kind == "PAGE":
+                data["profile_id"] = self.page
+            return Reply(200, {"data": data})
+        caller_kind = self.tokens[caller].kind if caller in self.tokens else ""
+        if route == "me":
+            return Reply(200, page if caller_kind == "page" else {"id": "10000000000000042", "name": "Fake User"})
+        if caller_kind == "page":  # /me/accounts lists a user's Pages; a Page has none
+            return error(400, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)", 100)
+        return Reply(200, {"data": [page], "paging": {"cursors": {"before": "b", "after": "a"}}})
 
     def _upload(self, request: Recorded) -> Reply:
         upload, body = self.uploads.get(request.segments[-1]), request.body
