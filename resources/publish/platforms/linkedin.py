@@ -20,22 +20,8 @@ import httpx
 from resources.errors import ConfigurationError, ProviderError
 from resources.http.deadline import Pending
 from resources.publish.oauth import LINKEDIN_ORGANIZATION_SCOPE, auth_command
-from resources.publish.platforms.client import (
-    ApiEngine,
-    Chunk,
-    CreateCall,
-    OutcomeUnknown,
-    PlatformClient,
-    TokenRejected,
-    send_chunks,
-)
-from resources.publish.platforms.common import (
-    dry_run_post,
-    json_object,
-    published_post,
-    require_account,
-    validate_media,
-)
+from resources.publish.platforms import client as base
+from resources.publish.platforms import common
 from resources.publish.publisher import PostRequest, PublishSettings
 from resources.records import Post
 
@@ -69,7 +55,7 @@ def post_url(post_urn: str) -> str:
     return f"https://www.linkedin.com/feed/update/{post_urn}/"
 
 
-class LinkedInClient(PlatformClient):
+class LinkedInClient(base.PlatformClient):
     """Versioned Rest.li calls, and part uploads to the URLs LinkedIn hands out."""
 
     def __init__(self, settings: PublishSettings, where: str) -> None:
@@ -112,8 +98,8 @@ class LinkedInClient(PlatformClient):
 
     def failure(self, response: httpx.Response, doing: str) -> Exception:
         if response.status_code == 401:
-            return TokenRejected()
-        body = json_object(response)
+            return base.TokenRejected()
+        body = common.json_object(response)
         message = str(body.get("message") or body) if body else response.text[:300]
         if response.status_code == 403 and body.get("code") == "ACCESS_DENIED":
             # The token lacks the permission (error-handling guide, 403): re-authorizing is the fix, not a retry.
@@ -126,7 +112,7 @@ class LinkedInClient(PlatformClient):
 
 
 @dataclass(frozen=True)
-class LinkedInEngine(ApiEngine):
+class LinkedInEngine(base.ApiEngine):
     """Initialize → PUT parts → finalize → wait for AVAILABLE → create the post."""
 
     _: KW_ONLY
@@ -134,23 +120,23 @@ class LinkedInEngine(ApiEngine):
     name = "linkedin"
 
     def publish(self, request: PostRequest) -> Post:
-        author = require_account(self.author, "SHORTS_LINKEDIN_AUTHOR_URN", request.where)
+        author = common.require_account(self.author, "SHORTS_LINKEDIN_AUTHOR_URN", request.where)
         if not _AUTHOR.match(author):
             raise ConfigurationError(
                 f"{request.where}: SHORTS_LINKEDIN_AUTHOR_URN must be an author URN like urn:li:person:<id> or "
                 f"urn:li:organization:<id>, not {author!r}"
             )
-        size = validate_media(request)
+        size = common.validate_media(request)
         with LinkedInClient(self.settings, request.where) as client:
             if self.settings.dry_run:
-                return dry_run_post(request)
+                return common.dry_run_post(request)
             posted = self.checkpoint.get("post")
             if not posted:
                 video = self._upload(client, author, request.video_path, size)
                 self._wait_until_available(client, video)
                 self._create_post(client, author, video, request)  # saves the post id in the checkpoint
                 posted = self.checkpoint.get("post")
-        return published_post(request, str(posted["id"]), post_url(str(posted["id"])), str(posted["at"]))
+        return common.published_post(request, str(posted["id"]), post_url(str(posted["id"])), str(posted["at"]))
 
     def _upload(self, client: LinkedInClient, author: str, path: Path, size: int) -> str:
         """The video URN once every part is uploaded and the upload finalized."""
@@ -170,17 +156,17 @@ class LinkedInEngine(ApiEngine):
                 "%s: resuming %s; %d of %d parts already uploaded", client.where, urn, sum(map(bool, etags)), len(etags)
             )
 
-        def put(chunk: Chunk, data: bytes) -> None:
+        def put(chunk: base.Chunk, data: bytes) -> None:
             url = str(instructions[chunk.index]["uploadUrl"])
             etags[chunk.index] = client.put_part(url, data, doing=f"uploading part {chunk.index + 1}")
             self.checkpoint.set("etags", etags)
 
         parts = [
-            Chunk(index, int(part["firstByte"]), int(part["lastByte"]))
+            base.Chunk(index, int(part["firstByte"]), int(part["lastByte"]))
             for index, part in enumerate(instructions)
             if not etags[index]
         ]
-        send_chunks(path, parts, put)
+        base.send_chunks(path, parts, put)
         client.rest(
             "POST",
             "videos",
@@ -263,7 +249,9 @@ class LinkedInEngine(ApiEngine):
             response = client.create("POST", url, doing="creating the post", headers=headers, json=body)
             post_id = response.headers.get("x-restli-id", "")
             if not post_id:
-                raise OutcomeUnknown(f"{client.where}: LinkedIn created the post but returned no x-restli-id header")
+                raise base.OutcomeUnknown(
+                    f"{client.where}: LinkedIn created the post but returned no x-restli-id header"
+                )
             return post_id
 
         def lookup() -> str | None:
@@ -277,7 +265,7 @@ class LinkedInEngine(ApiEngine):
                     return str(element.get("id") or "") or None
             return None
 
-        call = CreateCall("POST /rest/posts", f"the LinkedIn author {author}", f"with the video {video}")
+        call = base.CreateCall("POST /rest/posts", f"the LinkedIn author {author}", f"with the video {video}")
         return client.create_once(
             self.checkpoint, call, send=send, lookup=lookup, save=lambda post_id: self._save_post(post_id)
         )

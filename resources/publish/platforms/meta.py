@@ -20,23 +20,8 @@ import httpx
 from resources.errors import ProviderError, RetryableError
 from resources.http.deadline import Pending
 from resources.http.retry import parse_retry_after
-from resources.publish.platforms.client import (
-    ApiEngine,
-    Chunk,
-    CreateCall,
-    OutcomeUnknown,
-    PlatformClient,
-    TokenRejected,
-    byte_ranges,
-    send_chunks,
-)
-from resources.publish.platforms.common import (
-    dry_run_post,
-    json_object,
-    published_post,
-    require_account,
-    validate_media,
-)
+from resources.publish.platforms import client as base
+from resources.publish.platforms import common
 from resources.publish.publisher import PostRequest, PublishSettings
 from resources.records import Post
 
@@ -57,12 +42,12 @@ def _now() -> str:
 
 def _graph_error(response: httpx.Response) -> dict[str, Any]:
     """The Graph `error` object (or rupload's `debug_info`); empty when the body has neither."""
-    body = json_object(response)
+    body = common.json_object(response)
     error = body.get("error") or body.get("debug_info") or {}
     return error if isinstance(error, dict) else {}
 
 
-class GraphClient(PlatformClient):
+class GraphClient(base.PlatformClient):
     """Graph API calls (token as a Bearer header) and rupload calls (token as `OAuth <token>`)."""
 
     def __init__(self, settings: PublishSettings, where: str, *, account: str = "") -> None:
@@ -83,7 +68,7 @@ class GraphClient(PlatformClient):
         # A form body rather than a query string keeps long captions out of URLs (Graph accepts both).
         return self._json("POST", f"{self.api}/{path}", doing=doing, data=form)
 
-    def upload(self, url: str, chunk: Chunk, data: bytes, *, file_size: int) -> None:
+    def upload(self, url: str, chunk: base.Chunk, data: bytes, *, file_size: int) -> None:
         """POST one chunk to rupload; the body is the file from `chunk.first` on (this chunk of it)."""
         headers = {"offset": str(chunk.first), "file_size": str(file_size), "Content-Type": "application/octet-stream"}
         doing = f"uploading bytes at {chunk.first}"
@@ -97,7 +82,7 @@ class GraphClient(PlatformClient):
         error = _graph_error(response)
         code, subcode = error.get("code"), error.get("error_subcode")
         if code == EXPIRED_TOKEN_CODE:
-            return TokenRejected()
+            return base.TokenRejected()
         message = str(error.get("message") or response.text[:300] or response.reason_phrase)
         detail = f"{message} (code {code}, subcode {subcode})"
         if code in PUBLISH_LIMIT_CODES or subcode in PUBLISH_LIMIT_SUBCODES:
@@ -120,7 +105,7 @@ class GraphClient(PlatformClient):
 
 
 @dataclass(frozen=True)
-class _ReelsEngine(ApiEngine, ABC):
+class _ReelsEngine(base.ApiEngine, ABC):
     """What Instagram and Facebook Reels share: the account, the Graph client, the checkpointed byte upload."""
 
     _: KW_ONLY
@@ -128,8 +113,8 @@ class _ReelsEngine(ApiEngine, ABC):
     account_setting: ClassVar[str]  # the variable that configures `account`, named when it is missing
 
     def publish(self, request: PostRequest) -> Post:
-        account = require_account(self.account, self.account_setting, request.where)
-        size = validate_media(request)  # both checked before any call
+        account = common.require_account(self.account, self.account_setting, request.where)
+        size = common.validate_media(request)  # both checked before any call
         with GraphClient(self.settings, request.where, account=account) as graph:
             return self._publish(graph, request, account, size)
 
@@ -148,11 +133,11 @@ class _ReelsEngine(ApiEngine, ABC):
         if 0 < start < size:
             log.info("%s: resuming the upload at byte %d of %d", request.where, start, size)
 
-        def send(chunk: Chunk, data: bytes) -> None:
+        def send(chunk: base.Chunk, data: bytes) -> None:
             graph.upload(url, chunk, data, file_size=size)
             self.checkpoint.set("uploaded", chunk.last + 1)
 
-        send_chunks(request.video_path, byte_ranges(size, max(1, size - start), start=start), send)
+        base.send_chunks(request.video_path, base.byte_ranges(size, max(1, size - start), start=start), send)
 
 
 class InstagramEngine(_ReelsEngine):
@@ -165,7 +150,7 @@ class InstagramEngine(_ReelsEngine):
         published = self.checkpoint.get("published")
         if self.settings.dry_run:
             self._check_quota(graph, account)
-            return dry_run_post(request)
+            return common.dry_run_post(request)
         if not published:
             self._check_quota(graph, account)
             container, uri = self._container(graph, account, request)
@@ -176,7 +161,7 @@ class InstagramEngine(_ReelsEngine):
             self._media_publish(graph, account, container, request.caption.text)  # saves "published"
             published = self.checkpoint.get("published")
         permalink = self._permalink(graph, str(published["id"]))
-        return published_post(request, str(published["id"]), permalink, str(published["at"]))
+        return common.published_post(request, str(published["id"]), permalink, str(published["at"]))
 
     def _media_publish(self, graph: GraphClient, account: str, container: str, caption: str) -> str:
         """`POST /{ig-user-id}/media_publish` at most once; a lost answer is looked up on the container and the
@@ -186,9 +171,9 @@ class InstagramEngine(_ReelsEngine):
         def send() -> str:
             url = f"{graph.api}/{account}/media_publish"
             response = graph.create("POST", url, doing="publishing", data={"creation_id": container})
-            media_id = str(json_object(response).get("id") or "")
+            media_id = str(common.json_object(response).get("id") or "")
             if not media_id:
-                raise OutcomeUnknown(f"{graph.where}: Instagram answered media_publish without a media id")
+                raise base.OutcomeUnknown(f"{graph.where}: Instagram answered media_publish without a media id")
             return media_id
 
         def lookup() -> str | None:
@@ -204,7 +189,7 @@ class InstagramEngine(_ReelsEngine):
                     return str(item.get("id") or "") or None
             return None
 
-        call = CreateCall(
+        call = base.CreateCall(
             "POST /{ig-user-id}/media_publish",
             f"the Instagram account {account}",
             f"from the container {container} with the caption {caption[:60]!r}",
@@ -277,7 +262,7 @@ class FacebookEngine(_ReelsEngine):
         if self.settings.dry_run or not finished:
             graph.get(page, doing="reading the Page", fields="id,name")
         if self.settings.dry_run:
-            return dry_run_post(request)
+            return common.dry_run_post(request)
         if not finished:
             video_id, upload_url, resumed = self._start(graph, page)
             self._upload(graph, upload_url, request, start=self._uploaded(graph, video_id) if resumed else 0, size=size)
@@ -285,7 +270,7 @@ class FacebookEngine(_ReelsEngine):
             finished = self.checkpoint.get("finished")
         video_id = str(finished["id"])
         permalink = self._wait_until_published(graph, video_id)
-        return published_post(request, video_id, permalink, str(finished["at"]))
+        return common.published_post(request, video_id, permalink, str(finished["at"]))
 
     def _finish(self, graph: GraphClient, page: str, video_id: str, description: str) -> str:
         """`upload_phase=finish&video_state=PUBLISHED` at most once; a lost answer is looked up in the video's
@@ -300,9 +285,11 @@ class FacebookEngine(_ReelsEngine):
                 "description": description,
             }
             url = f"{graph.api}/{page}/video_reels"
-            answer = json_object(graph.create("POST", url, doing="finishing the upload and publishing", data=form))
+            answer = common.json_object(
+                graph.create("POST", url, doing="finishing the upload and publishing", data=form)
+            )
             if answer.get("success") is not True:
-                raise OutcomeUnknown(f"{graph.where}: Facebook answered the finish call without success: {answer}")
+                raise base.OutcomeUnknown(f"{graph.where}: Facebook answered the finish call without success: {answer}")
             return video_id
 
         def lookup() -> str | None:
@@ -315,7 +302,7 @@ class FacebookEngine(_ReelsEngine):
         def save(found: str) -> None:
             self.checkpoint.set("finished", {"id": found, "at": _now()})
 
-        call = CreateCall(
+        call = base.CreateCall(
             "POST /{page-id}/video_reels upload_phase=finish",
             f"the Facebook Page {page}",
             f"with the reel {video_id}",

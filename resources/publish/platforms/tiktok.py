@@ -21,16 +21,7 @@ from resources.errors import ConfigurationError, InputRejected, ProviderError, R
 from resources.http.deadline import Pending
 from resources.media.probe import probe
 from resources.publish.captions import CAPTION_LIMITS
-from resources.publish.platforms.client import (
-    ApiEngine,
-    Chunk,
-    CreateCall,
-    OutcomeUnknown,
-    PlatformClient,
-    TokenRejected,
-    byte_ranges,
-    send_chunks,
-)
+from resources.publish.platforms import client as base
 from resources.publish.platforms.common import dry_run_post, json_object
 from resources.publish.publisher import PostRequest
 from resources.records import Post
@@ -71,7 +62,7 @@ FAIL_REASONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ChunkLimits:
-    """TikTok's chunk rules, from the media transfer guide's "Chunk restrictions"
+    """TikTok's chunk rules, from the media transfer guide's "base.Chunk restrictions"
     (https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide):
 
     - total_chunk_count = video_size / chunk_size rounded down;
@@ -100,8 +91,8 @@ class ChunkPlan:
     chunk_size: int
     count: int
 
-    def chunks(self) -> list[Chunk]:
-        return byte_ranges(self.video_size, self.chunk_size, count=self.count)
+    def chunks(self) -> list[base.Chunk]:
+        return base.byte_ranges(self.video_size, self.chunk_size, count=self.count)
 
     def span(self, index: int) -> tuple[int, int]:
         """(first, last) byte of chunk `index`, inclusive, as Content-Range counts them."""
@@ -146,7 +137,7 @@ class _UploadUrlRejected(ProviderError):
     """The upload URL answered 4xx (expired or out of step): the upload starts over with a new init."""
 
 
-class TikTokClient(PlatformClient):
+class TikTokClient(base.PlatformClient):
     """TikTok's envelope `{"data", "error": {"code", "message", "log_id"}}`, whose errors may come in a 200."""
 
     def api(self, path: str, body: dict[str, Any] | None, doing: str) -> dict[str, Any]:
@@ -169,7 +160,7 @@ class TikTokClient(PlatformClient):
         if response.status_code < 400 and code in ("", "ok"):
             return
         if code == "access_token_invalid":
-            raise TokenRejected()
+            raise base.TokenRejected()
         detail = f"{code}: {error.get('message', '')} (log_id {error.get('log_id', '-')})" if code else response.text
         if code in PERMANENT_ERRORS:
             raise ProviderError(f"{self.where}: {doing}: {PERMANENT_ERRORS[code]} ({self.redact(detail[:300])})")
@@ -189,7 +180,7 @@ class TikTokClient(PlatformClient):
 
 
 @dataclass(frozen=True)
-class TikTokEngine(ApiEngine):
+class TikTokEngine(base.ApiEngine):
     """Posts a short through TikTok's Content Posting API (FILE_UPLOAD, direct post or inbox draft)."""
 
     _: KW_ONLY
@@ -310,7 +301,7 @@ class TikTokEngine(ApiEngine):
         answer is looked up with the status fetch instead of being sent again.
         """
 
-        def put(chunk: Chunk, data: bytes) -> None:
+        def put(chunk: base.Chunk, data: bytes) -> None:
             headers = {
                 "Content-Type": "video/mp4",
                 "Content-Range": f"bytes {chunk.first}-{chunk.last}/{plan.video_size}",
@@ -324,7 +315,7 @@ class TikTokEngine(ApiEngine):
                 return
             self._put_last_chunk(client, plan, upload_url, data, headers=headers, doing=doing)
 
-        send_chunks(request.video_path, plan.chunks()[start:], put)
+        base.send_chunks(request.video_path, plan.chunks()[start:], put)
 
     def _put_last_chunk(
         self, client: TikTokClient, plan: ChunkPlan, url: str, data: bytes, *, headers: dict[str, str], doing: str
@@ -334,7 +325,9 @@ class TikTokEngine(ApiEngine):
         def check_last(response: httpx.Response, doing: str) -> None:
             if response.status_code == 416:
                 # The range no longer fits: TikTok may hold these bytes already (an earlier PUT that did arrive).
-                raise OutcomeUnknown(f"{client.where}: {doing}: the upload URL answered HTTP 416 to the last chunk")
+                raise base.OutcomeUnknown(
+                    f"{client.where}: {doing}: the upload URL answered HTTP 416 to the last chunk"
+                )
             client.check_upload(response, doing)
 
         def send() -> str:
@@ -356,7 +349,7 @@ class TikTokEngine(ApiEngine):
             self.checkpoint.set("chunks_done", plan.count)
             self.checkpoint.set("uploaded", True)
 
-        call = CreateCall(
+        call = base.CreateCall(
             f"PUT of the last chunk ({doing}, which completes the post)",
             "the TikTok account the token belongs to (shorts auth tiktok)",
             f"uploaded under the publish id {publish_id}",

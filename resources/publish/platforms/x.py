@@ -18,16 +18,7 @@ from resources.errors import InputRejected, ProviderError
 from resources.http.deadline import Pending
 from resources.publish.caption_rules import x_weighted_length
 from resources.publish.captions import CAPTION_LIMITS
-from resources.publish.platforms.client import (
-    ApiEngine,
-    Chunk,
-    CreateCall,
-    OutcomeUnknown,
-    PlatformClient,
-    TokenRejected,
-    byte_ranges,
-    send_chunks,
-)
+from resources.publish.platforms import client as base
 from resources.publish.platforms.common import dry_run_post, json_object
 from resources.publish.publisher import PostRequest
 from resources.records import Post
@@ -65,7 +56,7 @@ def retry_headers(headers: Mapping[str, str], now: float | None = None) -> dict[
     return lowered
 
 
-class XClient(PlatformClient):
+class XClient(base.PlatformClient):
     """X API v2: answers inside `data`, problem details on errors, rate limits in `x-rate-limit-reset`."""
 
     def api(self, method: str, path: str, doing: str, **kwargs: Any) -> dict[str, Any]:
@@ -78,7 +69,7 @@ class XClient(PlatformClient):
 
     def failure(self, response: httpx.Response, doing: str) -> Exception:
         if response.status_code == 401:
-            return TokenRejected()
+            return base.TokenRejected()
         message = _error_message(json_object(response), response)
         if response.status_code == 403 and "duplicate" in message.lower():
             return ProviderError(
@@ -88,7 +79,7 @@ class XClient(PlatformClient):
         return self.http_failure(response.status_code, message, doing, retry_headers(response.headers))
 
 
-class XEngine(ApiEngine):
+class XEngine(base.ApiEngine):
     """Posts a short to X: chunked media upload with the user's OAuth 2.0 token, then `POST /2/tweets`."""
 
     name = "x"
@@ -146,9 +137,9 @@ class XEngine(ApiEngine):
         self, client: XClient, request: PostRequest, media_id: str, total: int, segment: int, start: int
     ) -> None:
         """APPEND segments `start`.. in order; each confirmed segment is checkpointed before the next."""
-        segments = byte_ranges(total, segment)
+        segments = base.byte_ranges(total, segment)
 
-        def append(chunk: Chunk, data: bytes) -> None:
+        def append(chunk: base.Chunk, data: bytes) -> None:
             try:
                 client.api(
                     "POST",
@@ -161,7 +152,7 @@ class XEngine(ApiEngine):
                 raise _MediaGone(str(exc)) from None
             self.checkpoint.set("segments_done", chunk.index + 1)
 
-        send_chunks(request.video_path, segments[start:], append)
+        base.send_chunks(request.video_path, segments[start:], append)
 
     def _finalize(self, client: XClient, media_id: str) -> str:
         try:
@@ -202,14 +193,15 @@ class XEngine(ApiEngine):
             response = client.create("POST", f"{api}/2/tweets", doing="post", json=body)
             tweet_id = str((json_object(response).get("data") or {}).get("id") or "")
             if not tweet_id:
-                raise OutcomeUnknown(f"{client.where}: X answered the post without an id")
+                raise base.OutcomeUnknown(f"{client.where}: X answered the post without an id")
             return tweet_id
 
         def lookup() -> str | None:
             # The user's Posts timeline, GET /2/users/{id}/tweets with expansions=attachments.media_keys
             # (https://docs.x.com/x-api/posts/timelines/introduction): our post is the one carrying our media.
             me = str(client.api("GET", "/2/users/me", "reading the account").get("id") or "")
-            params = {"max_results": "20", "expansions": "attachments.media_keys", "tweet.fields": "created_at"}
+            # No `tweet.fields`: id and text come by default, and X's OpenAPI document (2.167) names it post.fields.
+            params = {"max_results": "20", "expansions": "attachments.media_keys"}
             answer = client.request("GET", f"{api}/2/users/{me}/tweets", doing="reading the timeline", params=params)
             for tweet in json_object(answer).get("data") or []:
                 keys = (tweet.get("attachments") or {}).get("media_keys") or []
@@ -218,7 +210,7 @@ class XEngine(ApiEngine):
             return None
 
         marker = f"with the video of media key {media_key}" if media_key else f"with the text {text[:60]!r}"
-        call = CreateCall("POST /2/tweets", "the X account the token belongs to (shorts auth x)", marker)
+        call = base.CreateCall("POST /2/tweets", "the X account the token belongs to (shorts auth x)", marker)
         return client.create_once(
             self.checkpoint,
             call,

@@ -3,7 +3,7 @@
 An upload survives a failed attempt: the session URI, the file's fingerprint and the progress are saved in the
 ledger's checkpoint as soon as they exist, so the next attempt (a new process) asks the session how far it got
 and continues it instead of creating a second video. The video id is saved the moment YouTube returns it.
-The SDK's own retries are off: every call goes through the shared `PlatformClient.call` (retries from the
+The SDK's own retries are off: every call goes through the shared `base.PlatformClient.call` (retries from the
 Publisher's settings, one token refresh), except the daily upload quota, which fails at once because it only
 resets at midnight Pacific time.
 """
@@ -31,14 +31,7 @@ from googleapiclient.http import MediaFileUpload
 from resources.errors import ConfigurationError, InputRejected, ProviderError, RetryableError
 from resources.http.deadline import Pending
 from resources.http.retry import http_failure
-from resources.publish.platforms.client import (
-    NOT_POSTED,
-    ApiEngine,
-    CreateCall,
-    OutcomeUnknown,
-    PlatformClient,
-    TokenRejected,
-)
+from resources.publish.platforms import client as base
 from resources.publish.platforms.common import dry_run_post
 from resources.publish.publisher import PostRequest
 from resources.records import Post
@@ -152,7 +145,7 @@ def _rfc3339(value: str, where: str) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-class YouTubeClient(PlatformClient):
+class YouTubeClient(base.PlatformClient):
     """The SDK's `youtube.v3` service on AccessTokens' token; a 401 comes back to `call` (google-auth never
     refreshes by itself), and the SDK's answers become pipeline errors here."""
 
@@ -199,7 +192,7 @@ class YouTubeClient(PlatformClient):
         reasons, message = error_details(content)
         message = self.redact(message)
         if status == 401:
-            return TokenRejected()
+            return base.TokenRejected()
         if is_upload_quota(status, reasons, message):
             return ProviderError(
                 f"{self.where}: YouTube upload quota exhausted ({', '.join(reasons)}: {message}): it resets at "
@@ -228,7 +221,7 @@ class YouTubeClient(PlatformClient):
 
 
 @dataclass(frozen=True)
-class YouTubeEngine(ApiEngine):
+class YouTubeEngine(base.ApiEngine):
     """Uploads one short with `videos.insert`, resuming an interrupted session from the checkpoint."""
 
     _: KW_ONLY
@@ -281,7 +274,7 @@ class YouTubeEngine(ApiEngine):
     def _video_id(client: YouTubeClient, video: dict[str, Any]) -> str:
         video_id = str(video.get("id") or "")
         if not video_id:
-            raise OutcomeUnknown(f"{client.where}: YouTube finished the upload without a video id")
+            raise base.OutcomeUnknown(f"{client.where}: YouTube finished the upload without a video id")
         return video_id
 
     def _resume(self, client: YouTubeClient, insert: Any, size: int, fingerprint: str) -> dict[str, Any] | None:
@@ -341,10 +334,10 @@ class YouTubeEngine(ApiEngine):
             status = exc.resp.status
             if had_session and status in SESSION_GONE:
                 if last:  # the session ended after bytes that may have completed the upload: look, never restart
-                    raise OutcomeUnknown(f"{client.where}: the upload session answered HTTP {status}") from None
+                    raise base.OutcomeUnknown(f"{client.where}: the upload session answered HTTP {status}") from None
                 raise _SessionExpired() from None
             error = client.answer_error(status, exc.content, exc.resp)
-            if last and not isinstance(error, RetryableError | TokenRejected):
+            if last and not isinstance(error, RetryableError | base.TokenRejected):
                 client.refused()  # a session start or a chunk YouTube refused: no video was created
             raise error from None
         finally:
@@ -366,7 +359,7 @@ class YouTubeEngine(ApiEngine):
         def lookup() -> str | None:
             session = str(insert.resumable_uri or self.checkpoint.get("session_uri") or "")
             if not session:
-                return NOT_POSTED  # no session was ever opened: no byte was sent
+                return base.NOT_POSTED  # no session was ever opened: no byte was sent
             # The status query of the resumable upload guide, Step 4.1 (https://developers.google.com/youtube/v3/
             # guides/using_resumable_upload_protocol): 200/201 carry the video, 308 means it is incomplete.
             headers = {"Content-Range": f"bytes */{size}", "Content-Length": "0"}
@@ -378,13 +371,13 @@ class YouTubeEngine(ApiEngine):
             if resp.status in (200, 201):
                 return self._video_id(client, dict(json.loads(content)))
             if resp.status == 308:
-                return NOT_POSTED  # the session lacks bytes: YouTube creates the video only with the last one
+                return base.NOT_POSTED  # the session lacks bytes: YouTube creates the video only with the last one
             if resp.status not in SESSION_GONE:
                 raise client.answer_error(resp.status, content, resp)
             return self._find_upload(client, body)
 
         snippet = body["snippet"]
-        call = CreateCall(
+        call = base.CreateCall(
             "the last chunk of videos.insert",
             "the YouTube channel the token belongs to (Studio, Content)",
             f"titled {snippet['title']!r} with our description",
