@@ -16,16 +16,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-from resources.avatar.cloud import (
-    LOOKUP_PAGE_SIZE,
-    CloudAvatarEngine,
-    CloudSettings,
-    JobState,
-    ProviderClient,
-    field_of,
-    items_of,
-    search_pages,
-)
+from resources.avatar import cloud
 from resources.errors import ConfigurationError, ProviderError
 
 # D-ID's documented limit for `POST /audios`.
@@ -67,14 +58,16 @@ def check_presenter_image(configured: str) -> None:
         raise ConfigurationError(problem)
 
 
-class DIdEngine(CloudAvatarEngine):
+class DIdEngine(cloud.CloudAvatarEngine):
     """`POST /talks` with an uploaded portrait and the uploaded voice; poll until `done`."""
 
     provider = "d-id"
     job_kind = "talk"
     request_key_field = "the talk whose user_data is"
 
-    def __init__(self, settings: CloudSettings, *, presenter_image: str, portrait: Callable[[], np.ndarray]) -> None:
+    def __init__(
+        self, settings: cloud.CloudSettings, *, presenter_image: str, portrait: Callable[[], np.ndarray]
+    ) -> None:
         super().__init__(settings)
         check_presenter_image(presenter_image)
         self.presenter_image = presenter_image
@@ -84,7 +77,7 @@ class DIdEngine(CloudAvatarEngine):
         # The key from D-ID Studio is already "base64(user):password": sent as-is, not re-encoded.
         return {"Authorization": f"Basic {self.settings.api_key}"}
 
-    def upload(self, client: ProviderClient, voice_mp3: Path, workdir: Path) -> dict[str, str]:
+    def upload(self, client: cloud.ProviderClient, voice_mp3: Path, workdir: Path) -> dict[str, str]:
         audio = voice_mp3.read_bytes()
         if len(audio) > MAX_AUDIO_BYTES:
             raise ProviderError(
@@ -101,7 +94,7 @@ class DIdEngine(CloudAvatarEngine):
         )
         return {"source_url": source_url, "audio_url": audio_url}
 
-    def create(self, client: ProviderClient, assets: dict[str, str], request_key: str) -> str:
+    def create(self, client: cloud.ProviderClient, assets: dict[str, str], request_key: str) -> str:
         return client.create_job(
             f"{self.settings.api_base_url}/talks",
             "id",
@@ -114,24 +107,24 @@ class DIdEngine(CloudAvatarEngine):
             },
         )
 
-    def find(self, client: ProviderClient, request_key: str) -> str | None:
+    def find(self, client: cloud.ProviderClient, request_key: str) -> str | None:
         doing = "listing the talks"
 
         def page(token: str) -> tuple[list[Any], str]:
-            params = {"limit": LOOKUP_PAGE_SIZE, **({"token": token} if token else {})}
+            params = {"limit": cloud.LOOKUP_PAGE_SIZE, **({"token": token} if token else {})}
             answer = client.json("GET", f"{self.settings.api_base_url}/talks", doing=doing, params=params)
             next_token = answer.get("token") if isinstance(answer, dict) else None
-            return items_of(answer, "talks", provider="d-id", doing=doing), str(next_token or "")
+            return cloud.items_of(answer, "talks", provider="d-id", doing=doing), str(next_token or "")
 
-        talk = search_pages(page, lambda t: t.get("user_data") == request_key, provider="d-id", what="the talk")
-        return field_of(talk, "id", provider="d-id", doing=doing) if talk else None
+        talk = cloud.search_pages(page, lambda t: t.get("user_data") == request_key, provider="d-id", what="the talk")
+        return cloud.field_of(talk, "id", provider="d-id", doing=doing) if talk else None
 
-    def read(self, client: ProviderClient, job_id: str) -> JobState:
+    def read(self, client: cloud.ProviderClient, job_id: str) -> cloud.JobState:
         return _state(
             client.json("GET", f"{self.settings.api_base_url}/talks/{job_id}", doing=f"reading talk {job_id}")
         )
 
-    def _source_url(self, client: ProviderClient, workdir: Path) -> str:
+    def _source_url(self, client: cloud.ProviderClient, workdir: Path) -> str:
         """An https portrait URL as configured, else the uploaded file (or the offline presenter's first frame)."""
         configured = self.presenter_image.strip()
         if configured.startswith("https://"):
@@ -157,13 +150,15 @@ class DIdEngine(CloudAvatarEngine):
         )
 
 
-def _state(talk: Any) -> JobState:
+def _state(talk: Any) -> cloud.JobState:
     status = str(talk.get("status", "")) if isinstance(talk, dict) else ""
     if status == "done":
-        return JobState(status, result_url=field_of(talk, "result_url", provider="d-id", doing="reading the talk"))
+        return cloud.JobState(
+            status, result_url=cloud.field_of(talk, "result_url", provider="d-id", doing="reading the talk")
+        )
     if status in _FAILED:
         error = talk.get("error")
         parts = [error.get("kind"), error.get("description")] if isinstance(error, dict) else []
         detail = ": ".join(str(part) for part in parts if part)
-        return JobState(status, failure=detail or "D-ID gave no reason")
-    return JobState(status or "unknown")
+        return cloud.JobState(status, failure=detail or "D-ID gave no reason")
+    return cloud.JobState(status or "unknown")

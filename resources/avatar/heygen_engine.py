@@ -11,18 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from resources.avatar.cloud import (
-    LOOKUP_PAGE_SIZE,
-    CloudAvatarEngine,
-    JobState,
-    ProviderClient,
-    field_of,
-    items_of,
-    search_pages,
-)
+from resources.avatar import cloud
 
 
-class HeyGenEngine(CloudAvatarEngine):
+class HeyGenEngine(cloud.CloudAvatarEngine):
     """Upload the voice as an asset, `POST /v3/videos` (1:1, 720p), poll until `completed`."""
 
     provider = "heygen"
@@ -31,7 +23,7 @@ class HeyGenEngine(CloudAvatarEngine):
     def auth_headers(self) -> dict[str, str]:
         return {"X-Api-Key": self.settings.api_key}
 
-    def upload(self, client: ProviderClient, voice_mp3: Path, workdir: Path) -> dict[str, str]:
+    def upload(self, client: cloud.ProviderClient, voice_mp3: Path, workdir: Path) -> dict[str, str]:
         asset_id = client.json_field(
             "POST",
             f"{self.settings.api_base_url}/v3/assets",
@@ -42,7 +34,7 @@ class HeyGenEngine(CloudAvatarEngine):
         )
         return {"audio_asset_id": asset_id}
 
-    def create(self, client: ProviderClient, assets: dict[str, str], request_key: str) -> str:
+    def create(self, client: cloud.ProviderClient, assets: dict[str, str], request_key: str) -> str:
         return client.create_job(
             f"{self.settings.api_base_url}/v3/videos",
             "data",
@@ -59,30 +51,34 @@ class HeyGenEngine(CloudAvatarEngine):
             },
         )
 
-    def find(self, client: ProviderClient, request_key: str) -> str | None:
+    def find(self, client: cloud.ProviderClient, request_key: str) -> str | None:
         doing = "listing the videos"
 
         def page(token: str) -> tuple[list[Any], str]:
-            params = {"limit": LOOKUP_PAGE_SIZE, "title": request_key, **({"token": token} if token else {})}
+            params = {"limit": cloud.LOOKUP_PAGE_SIZE, "title": request_key, **({"token": token} if token else {})}
             answer = client.json("GET", f"{self.settings.api_base_url}/v3/videos", doing=doing, params=params)
             more = isinstance(answer, dict) and answer.get("has_more") and answer.get("next_token")
-            return items_of(answer, "data", provider="heygen", doing=doing), str(answer["next_token"]) if more else ""
+            return cloud.items_of(answer, "data", provider="heygen", doing=doing), str(
+                answer["next_token"]
+            ) if more else ""
 
-        video = search_pages(page, lambda v: v.get("title") == request_key, provider="heygen", what="the video")
-        return field_of(video, "id", provider="heygen", doing=doing) if video else None
+        video = cloud.search_pages(page, lambda v: v.get("title") == request_key, provider="heygen", what="the video")
+        return cloud.field_of(video, "id", provider="heygen", doing=doing) if video else None
 
-    def read(self, client: ProviderClient, job_id: str) -> JobState:
+    def read(self, client: cloud.ProviderClient, job_id: str) -> cloud.JobState:
         api = self.settings.api_base_url
         return _state(client.json("GET", f"{api}/v3/videos/{job_id}", doing=f"reading video {job_id}"))
 
 
-def _state(answer: Any) -> JobState:
+def _state(answer: Any) -> cloud.JobState:
     data = answer.get("data") if isinstance(answer, dict) else None
     data = data if isinstance(data, dict) else {}
     status = str(data.get("status", ""))
     if status == "completed":
-        return JobState(status, result_url=field_of(data, "video_url", provider="heygen", doing="reading the video"))
+        return cloud.JobState(
+            status, result_url=cloud.field_of(data, "video_url", provider="heygen", doing="reading the video")
+        )
     if status == "failed":
         detail = ": ".join(str(data[key]) for key in ("failure_code", "failure_message") if data.get(key))
-        return JobState(status, failure=detail or "HeyGen gave no reason")
-    return JobState(status or "unknown")
+        return cloud.JobState(status, failure=detail or "HeyGen gave no reason")
+    return cloud.JobState(status or "unknown")

@@ -11,29 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from resources.avatar.cloud import (
-    LOOKUP_PAGE_SIZE,
-    CloudAvatarEngine,
-    CloudSettings,
-    JobState,
-    ProviderClient,
-    field_of,
-    items_of,
-    search_pages,
-)
+from resources.avatar import cloud
 from resources.errors import ProviderError
 
 _FAILED = {"error", "rejected", "deleted"}
 AUDIO_UPLOAD_DISABLED = "FEATURES_AUDIO_UPLOAD_DISABLED"
 
 
-class SynthesiaEngine(CloudAvatarEngine):
+class SynthesiaEngine(cloud.CloudAvatarEngine):
     """Upload the voice to the upload host, `POST /v2/videos` (1:1), poll until `complete`."""
 
     provider = "synthesia"
     request_key_field = "the video whose callbackId is"
 
-    def __init__(self, settings: CloudSettings, *, background: str, script_language: str, test: bool) -> None:
+    def __init__(self, settings: cloud.CloudSettings, *, background: str, script_language: str, test: bool) -> None:
         super().__init__(settings)
         self.background = background
         self.script_language = script_language
@@ -42,7 +33,7 @@ class SynthesiaEngine(CloudAvatarEngine):
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": self.settings.api_key}  # the raw key: Synthesia rejects "Bearer <key>"
 
-    def upload(self, client: ProviderClient, voice_mp3: Path, workdir: Path) -> dict[str, str]:
+    def upload(self, client: cloud.ProviderClient, voice_mp3: Path, workdir: Path) -> dict[str, str]:
         try:
             audio_id = client.json_field(
                 "POST",
@@ -61,7 +52,7 @@ class SynthesiaEngine(CloudAvatarEngine):
             raise
         return {"script_audio": audio_id}
 
-    def create(self, client: ProviderClient, assets: dict[str, str], request_key: str) -> str:
+    def create(self, client: cloud.ProviderClient, assets: dict[str, str], request_key: str) -> str:
         return client.create_job(
             f"{self.settings.api_base_url}/v2/videos",
             "id",
@@ -84,27 +75,31 @@ class SynthesiaEngine(CloudAvatarEngine):
             },
         )
 
-    def find(self, client: ProviderClient, request_key: str) -> str | None:
+    def find(self, client: cloud.ProviderClient, request_key: str) -> str | None:
         doing = "listing the videos"
 
         def page(offset: str) -> tuple[list[Any], str]:
-            params = {"limit": LOOKUP_PAGE_SIZE, "offset": int(offset or 0)}
+            params = {"limit": cloud.LOOKUP_PAGE_SIZE, "offset": int(offset or 0)}
             answer = client.json("GET", f"{self.settings.api_base_url}/v2/videos", doing=doing, params=params)
             next_offset = answer.get("nextOffset") if isinstance(answer, dict) else None
-            return items_of(answer, "videos", provider="synthesia", doing=doing), str(next_offset or "")
+            return cloud.items_of(answer, "videos", provider="synthesia", doing=doing), str(next_offset or "")
 
-        video = search_pages(page, lambda v: v.get("callbackId") == request_key, provider="synthesia", what="the video")
-        return field_of(video, "id", provider="synthesia", doing=doing) if video else None
+        video = cloud.search_pages(
+            page, lambda v: v.get("callbackId") == request_key, provider="synthesia", what="the video"
+        )
+        return cloud.field_of(video, "id", provider="synthesia", doing=doing) if video else None
 
-    def read(self, client: ProviderClient, job_id: str) -> JobState:
+    def read(self, client: cloud.ProviderClient, job_id: str) -> cloud.JobState:
         api = self.settings.api_base_url
         return _state(client.json("GET", f"{api}/v2/videos/{job_id}", doing=f"reading video {job_id}"))
 
 
-def _state(video: Any) -> JobState:
+def _state(video: Any) -> cloud.JobState:
     status = str(video.get("status", "")) if isinstance(video, dict) else ""
     if status == "complete":
-        return JobState(status, result_url=field_of(video, "download", provider="synthesia", doing="reading the video"))
+        return cloud.JobState(
+            status, result_url=cloud.field_of(video, "download", provider="synthesia", doing="reading the video")
+        )
     if status in _FAILED:
-        return JobState(status, failure=str(video.get("error") or "Synthesia gave no reason"))
-    return JobState(status or "unknown")
+        return cloud.JobState(status, failure=str(video.get("error") or "Synthesia gave no reason"))
+    return cloud.JobState(status or "unknown")
