@@ -24,15 +24,9 @@ def voiceover(
         if synthesis.fallback_reason:
             run.warn(synthesis.fallback_reason)
         probe(wav)  # proves the file is real audio before anything downstream uses it
-        return Voiceover(
-            uri=space.put(wav, "voiceover.wav"),
-            duration_s=synthesis.duration_s,
-            sample_rate=synthesis.sample_rate,
-            cues=synthesis.cues,
-            provider=synthesis.provider,
-            voice=synthesis.voice,
-            usage=synthesis.usage,
-        )
+        # The record is what was synthesized, plus where the WAV is stored (the fallback reason was logged above).
+        spoken = synthesis.model_dump(exclude={"fallback_reason"})
+        return Voiceover.model_validate({**spoken, "uri": space.put(wav, "voiceover.wav")})
 
     with run.failures():
         record = run.reuse_or_build(Voiceover, [script, speaker.model_dump()], build, lambda r: [r.uri])
