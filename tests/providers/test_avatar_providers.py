@@ -215,6 +215,20 @@ def test_the_did_fake_refuses_requests_outside_its_spec(did: FakeDId) -> None:
     assert [v.split(":")[0] for v in did.take_spec_violations()] == ["POST /talks", "GET /talks"]
 
 
+def test_the_heygen_fake_refuses_requests_outside_its_spec() -> None:
+    with serve("heygen") as heygen:
+        auth = {"X-Api-Key": KEYS["heygen"]}
+        video = {"type": "avatar", "avatar_id": "a", "audio_asset_id": "b", "aspect_ratio": "2:1"}
+        create = httpx.post(f"{heygen.base_url}/v3/videos", json=video, headers=auth)
+        listing = httpx.get(f"{heygen.base_url}/v3/videos", params={"limit": "500"}, headers=auth)
+
+        assert create.status_code == listing.status_code == 400
+        assert create.json()["error"]["code"] == "invalid_parameter"
+        first, second = heygen.take_spec_violations()
+        assert first.startswith("POST /v3/videos: aspect_ratio: '2:1' is not one of")
+        assert second.startswith("GET /v3/videos: query limit: 500 is greater than the maximum of 100")
+
+
 def test_synthesia_uploads_raw_mp3_to_the_upload_host_and_asks_for_a_square_video(voice: Path, tmp_path: Path) -> None:
     with serve("synthesia") as fake:
         renderer("synthesia", fake, test_video=True).render(voice_path=voice, out_path=tmp_path / "a.mp4")

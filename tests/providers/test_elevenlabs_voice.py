@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import elevenlabs  # imported before the key is set: the Speaker must read the key at call time, not the SDK
+import httpx
 import numpy as np
 import pytest
 
@@ -113,6 +114,23 @@ def test_request_has_voice_in_path_format_in_query_settings_in_body_and_key_in_h
     # Neighbouring lines travel as context so the cues join with natural prosody.
     assert "previous_text" not in first.json and first.json["next_text"] == LINES[1]
     assert middle.json["previous_text"] == LINES[0] and middle.json["next_text"] == LINES[2]
+
+
+def test_the_fake_refuses_requests_outside_elevenlabs_openapi_document(fake: FakeElevenLabs) -> None:
+    url = f"{fake.base_url}/v1/text-to-speech/voice-1/with-timestamps"
+    answer = httpx.post(
+        url,
+        params={"output_format": "pcm_11025", "stream": "true"},
+        json={"text": "Hi.", "apply_text_normalization": "sometimes"},
+        headers={"xi-api-key": KEY},
+    )
+
+    assert answer.status_code == 422 and answer.json()["detail"][0]["type"] == "value_error"
+    assert [v.split(": ", 1)[1].split(":")[0] for v in fake.take_spec_violations()] == [
+        "query parameter 'stream' is not in the spec",
+        "query output_format",
+        "apply_text_normalization",
+    ]
 
 
 def test_429_with_retry_after_is_waited_out_then_succeeds(fake: FakeElevenLabs, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from resources.errors import InputRejected, ProviderError
@@ -167,6 +168,31 @@ def test_text_over_280_characters_is_rejected_before_any_call(fake: FakeX, tmp_p
 def test_a_second_publish_of_the_same_partition_returns_already_published(fake: FakeX, publish: Publish) -> None:
     first, second, sent = publishing.publish_twice(publish, fake.requests)
     assert second.already_published and second.post == first.post and sent == 0
+
+
+def test_the_x_fake_refuses_requests_outside_its_openapi_document(fake: FakeX) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    init = {"media_type": "video/mp4", "total_bytes": 10, "media_category": "amplify_video", "command": "INIT"}
+    initialize = httpx.post(f"{fake.base_url}/2/media/upload/initialize", json=init, headers=auth)
+    timeline = httpx.get(
+        f"{fake.base_url}/2/users/{fake.user_id}/tweets",
+        params={"expansions": "attachments.media_keys,author", "max_results": "20"},
+        headers=auth,
+    )
+    too_long = "1" * 20  # media ids are 1–19 digits
+    append = httpx.post(
+        f"{fake.base_url}/2/media/upload/{too_long}/append",
+        data={"segment_index": "0"},
+        files={"media": b"x"},
+        headers=auth,
+    )
+
+    assert initialize.status_code == timeline.status_code == append.status_code == 400
+    assert initialize.json()["title"] == "Invalid Request"
+    first, second, third = fake.take_spec_violations()
+    assert first.startswith("POST /2/media/upload/initialize: (the whole value): Additional properties")
+    assert second.startswith("GET /2/users/{id}/tweets: query expansions: 1: 'author' is not one of")
+    assert third.startswith("POST /2/media/upload/{id}/append: path id: '11111111111111111111' does not match")
 
 
 def test_rate_limit_reset_becomes_a_retry_after() -> None:

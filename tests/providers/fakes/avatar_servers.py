@@ -6,8 +6,9 @@ through their states over successive polls, lists its jobs with the client-side 
 an unauthenticated "presigned" download path, and records every request for assertions.
 Failures are scripted: `fail_next(status, headers, body)`, `lose_next_answer(path)` (the job is made, its answer
 dropped), `outcome = "error" | "rejected" | "never"`.
-The D-ID fake checks every API request against D-ID's OpenAPI document (`tests/data/specs/d-id.json`, see
-`openapi_check`) and fails the test on a violation, even one the engine's fallback would hide.
+The D-ID and HeyGen fakes check every API request against the provider's OpenAPI document
+(`tests/data/specs/d-id.json`, `heygen.json`, see `openapi_check`) and fail the test on a violation, even one the
+engine's fallback would hide.
 """
 
 from __future__ import annotations
@@ -369,8 +370,20 @@ class FakeHeyGen(FakeAvatarApi):
     def authorized(self, request: Recorded) -> bool:
         return request.headers.get("x-api-key") == self.api_key
 
+    spec_name = "heygen.json"
+    # The kept copy (April 2026) allows only 16:9 and 9:16. HeyGen's current document allows 1:1 (with 4:5, 5:4
+    # and auto): "Supported values: '16:9', '9:16', '4:5', '5:4', '1:1', 'auto'" in the POST /v3/videos request
+    # schema the official heygen-cli generated from it (commit 7699a8ee, 2026-07-22, gen/video.go). We ask for 1:1.
+    spec_amendments: ClassVar[dict[str, Any]] = {
+        "/components/schemas/VideoAspectRatio/enum": ["16:9", "9:16", "4:5", "5:4", "1:1", "auto"]
+    }
+
     def error_body(self, message: str, code: str = "") -> Any:
         return {"error": {"code": code or "scripted", "message": message}}
+
+    def spec_refusal(self, problems: list[str]) -> Reply:
+        # The documented 400 of every v3 operation: `{"error": StandardAPIError}` with code invalid_parameter.
+        return self.error(400, "; ".join(problems), "invalid_parameter")
 
     @route("assets", "POST", "/v3/assets")
     def _asset(self, request: Recorded) -> Reply:

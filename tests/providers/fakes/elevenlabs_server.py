@@ -4,18 +4,22 @@ Serves `POST /v1/text-to-speech/{voice_id}/with-timestamps?output_format=pcm_<ra
 answers like the real API: base64 raw little-endian int16 PCM plus a character alignment that matches the audio.
 The audio is a synthetic voice: every letter or digit is a 60 ms harmonic tone, spaces and punctuation are
 silence, with a little silence before and after, so "loud where characters are said" holds sample for sample.
-Failures are scripted one request at a time (`fail_next`, `hold_next`); every request is recorded.
+Failures are scripted one request at a time (`fail_next`, `hold_next`); every request is recorded and checked
+against ElevenLabs' OpenAPI document (`tests/data/specs/elevenlabs.json`, see `openapi_check`): a violation is
+answered with the API's 422 and fails the test when the fake stops.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 
 from tests.providers.fakes.base import FakeServer, Fault, Faults, Recorded, Reply, route
+from tests.providers.fakes.openapi_check import SpecChecked
 
 LEAD_S = 0.1  # silence before the first character, as real voices breathe in
 CHAR_S = 0.06  # each character's slot in the alignment
@@ -63,10 +67,11 @@ def fake_pcm(text: str, sample_rate: int) -> np.ndarray:
     return np.clip(audio * 32767, -32768, 32767).astype("<i2")
 
 
-class FakeElevenLabs(FakeServer[Recorded]):
+class FakeElevenLabs(SpecChecked, FakeServer[Recorded]):
     """Context manager running the fake on a free port; `.base_url` is what `ElevenLabs(base_url=...)` takes."""
 
     record_type = Recorded
+    spec_name = "elevenlabs.json"
 
     def __init__(self, api_key: str = "xi-test-key") -> None:
         super().__init__()
@@ -89,12 +94,24 @@ class FakeElevenLabs(FakeServer[Recorded]):
     def tts_requests(self) -> list[Recorded]:
         return self.calls("tts")
 
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        super().__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self.close_spec_check()
+
     def answer(self, request: Recorded) -> Reply | None:
         """The reply to one request, as ElevenLabs would answer it."""
         if request.route != "tts":
             return Reply(404, {"detail": "Not Found"})
         if request.headers.get("xi-api-key") != self.api_key:
             return Reply(401, {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}})
+        problems = self.spec_problems(request)
+        if problems:  # the operation's documented 422: HTTPValidationError
+            return Reply(
+                422, {"detail": [{"loc": ["request"], "msg": problem, "type": "value_error"} for problem in problems]}
+            )
         fault = self.faults.take()
         if fault is not None:
             if fault.hold:

@@ -1,12 +1,16 @@
 """Requests checked against a kept copy of the provider's published OpenAPI document (`tests/data/specs/`).
 
 A fake that mixes in `SpecChecked` asks `spec_problems(request)` before answering: the method and path must be an
-operation of the document, the query parameters declared ones of the right type (required ones present), and the
+operation of the document, the path parameters of their schema, the query parameters declared ones of the right
+type (required ones present; arrays comma-separated when `explode: false`, as X's `expansions`), and the
 JSON or multipart body valid for the operation's request schema (required fields, types, enums, patterns,
 `additionalProperties: false`). The fake answers a violation with the provider's own 400, keeps the reason in
 `spec_violations`, and fails the test when it stops (`close_spec_check`), even when the client swallowed the 400
 (the avatar renderer falls back to the offline presenter on a refusal). A test that sends a bad request on purpose
 takes the violations it expects with `take_spec_violations()`.
+Where the kept copy lags behind a behaviour the provider documents, the fake lists an amendment
+(`spec_amendments`: JSON pointer -> replacement, each with a comment naming the page); the copy itself stays as
+published.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from jsonschema.exceptions import best_match
 from openapi_schema_validator import OAS30Validator, OAS31Validator
@@ -25,6 +29,7 @@ from tests.providers.fakes.base import Recorded, multipart
 
 SPECS = Path(__file__).resolve().parents[2] / "data" / "specs"
 _METHODS = ("get", "post", "put", "patch", "delete")
+_WHOLE = "(the whole value): "  # where a violation is of the body as a whole (said of a parameter: left out)
 
 
 @dataclass(frozen=True)
@@ -39,14 +44,17 @@ class Operation:
 class OpenApiSpec:
     """One kept OpenAPI document (3.0 or 3.1) and the operations it declares."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, amendments: tuple[tuple[str, str], ...] = ()) -> None:
         self.name = name
         self.document: dict[str, Any] = json.loads((SPECS / name).read_text())
+        for where, replacement in amendments:
+            *parents, last = where.removeprefix("/").split("/")
+            functools.reduce(lambda node, key: node[key], parents, self.document)[last] = json.loads(replacement)
         self.validator_class = OAS31Validator if str(self.document["openapi"]).startswith("3.1") else OAS30Validator
         self.operations: list[Operation] = []
         for template, item in self.document["paths"].items():
             shared = tuple(item.get("parameters", []))
-            regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+            regex = re.sub(r"\\\{([^}]+)\\\}", lambda m: f"(?P<{_group(m.group(1))}>[^/]+)", re.escape(template))
             for method in _METHODS:
                 if method in item:
                     definition = item[method]
@@ -73,18 +81,35 @@ class OpenApiSpec:
         if operation is None:
             return [f"{method} {path} is not an operation of {self.name}"]
         where = f"{method} {operation.template}"
-        found = [f"{where}: {p}" for p in self._query_problems(operation, query)]
+        match = operation.pattern.fullmatch(path)
+        found = [f"{where}: {p}" for p in self._path_problems(operation, match.groupdict() if match else {})]
+        found += [f"{where}: {p}" for p in self._query_problems(operation, query)]
         found += [f"{where}: {p}" for p in self._body_problems(operation, content_type, body)]
         return found
 
     def _validate(self, instance: Any, schema: dict[str, Any]) -> list[str]:
+        resolved = self.resolve(schema)
+        discriminator = resolved.get("discriminator") if isinstance(resolved, dict) else None
+        if discriminator and isinstance(instance, dict):
+            # A oneOf with a discriminator: check against the variant the value names, for a precise reason.
+            target = discriminator.get("mapping", {}).get(str(instance.get(discriminator["propertyName"])))
+            schema = {"$ref": target} if target else schema
         # Local refs ("#/components/...") resolve against the root: give the schema the document's components.
         validator = self.validator_class({**schema, "components": self.document.get("components", {})})
         error = best_match(validator.iter_errors(instance))
         if error is None:
             return []
-        at = "/".join(str(part) for part in error.absolute_path) or "(the whole value)"
-        return [f"{at}: {error.message[:400]}"]
+        at = "/".join(str(part) for part in error.absolute_path)
+        return [f"{at}: {error.message[:400]}" if at else f"{_WHOLE}{error.message[:400]}"]
+
+    def _path_problems(self, operation: Operation, values: dict[str, str]) -> list[str]:
+        found: list[str] = []
+        for parameter in map(self.resolve, operation.parameters):
+            if parameter.get("in") == "path" and _group(parameter["name"]) in values:
+                schema = self.resolve(parameter.get("schema", {}))
+                value = self._coerce(values[_group(parameter["name"])], schema)
+                found += [f"path {parameter['name']}: {p.removeprefix(_WHOLE)}" for p in self._validate(value, schema)]
+        return found
 
     def _query_problems(self, operation: Operation, query: dict[str, list[str]]) -> list[str]:
         declared = {p["name"]: p for p in map(self.resolve, operation.parameters) if p.get("in") == "query"}
@@ -95,7 +120,14 @@ class OpenApiSpec:
                     found.append(f"required query parameter {name!r} is missing")
                 continue
             schema = self.resolve(parameter.get("schema", {}))
-            found += [f"query {name}: {p}" for p in self._validate(self._coerce(query[name][0], schema), schema)]
+            value: Any
+            if "array" in self._types(schema):
+                # Form style (the default for query): `a,b` when explode is false, else the name repeated.
+                texts = query[name][0].split(",") if parameter.get("explode") is False else query[name]
+                value = [self._coerce(text, self.resolve(schema.get("items", {}))) for text in texts]
+            else:
+                value = self._coerce(query[name][0], schema)
+            found += [f"query {name}: {p.removeprefix(_WHOLE)}" for p in self._validate(value, schema)]
         return found
 
     def _body_problems(self, operation: Operation, content_type: str, body: bytes) -> list[str]:
@@ -160,10 +192,15 @@ class OpenApiSpec:
         return text
 
 
+def _group(name: str) -> str:
+    """A path parameter's name as a regex group name (`voice_id` stays, `file-id` becomes `file_id`)."""
+    return re.sub(r"\W", "_", name)
+
+
 @functools.cache
-def spec(name: str) -> OpenApiSpec:
-    """The kept document `tests/data/specs/<name>`, loaded once per session."""
-    return OpenApiSpec(name)
+def spec(name: str, amendments: tuple[tuple[str, str], ...] = ()) -> OpenApiSpec:
+    """The kept document `tests/data/specs/<name>` (with `amendments`), loaded once per session."""
+    return OpenApiSpec(name, amendments)
 
 
 class SpecChecked:
@@ -171,6 +208,7 @@ class SpecChecked:
 
     spec_name: str = ""
     spec_prefix: str = ""  # what the fake's paths carry before the document's ("/v1" for OpenAI)
+    spec_amendments: ClassVar[dict[str, Any]] = {}  # JSON pointer into the document -> what the provider documents
     spec_violations: list[str]
 
     def spec_problems(self, request: Recorded) -> list[str]:
@@ -178,7 +216,10 @@ class SpecChecked:
             self.spec_violations = []
         query = {name: [value] for name, value in request.query.items()}
         path = request.path.removeprefix(self.spec_prefix) or "/"
-        found = spec(self.spec_name).problems(request.method, path, query, request.content_type, request.body)
+        amendments = tuple((where, json.dumps(value)) for where, value in self.spec_amendments.items())
+        found = spec(self.spec_name, amendments).problems(
+            request.method, path, query, request.content_type, request.body
+        )
         self.spec_violations.extend(found)
         return found
 

@@ -8,17 +8,21 @@ pending → in_progress → succeeded (or failed) over polls. Faults are scripte
 answers an error although the request took effect (the post exists, the client never learns its id), and
 `lose_answer_after_next` loses the answer of a request that took effect (held past the client's timeout, or cut).
 `GET /2/users/me` and the user's Posts timeline `GET /2/users/{id}/tweets` are what a lookup reads.
+Every authorized request is checked against X's OpenAPI document (`tests/data/specs/x.json`, see `openapi_check`):
+a violation is answered with X's 400 problem and fails the test when the fake stops.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from resources.publish.caption_rules import x_weighted_length
 from tests.providers.fakes import base
 from tests.providers.fakes.base import FakeServer, Faults, Reply, route
+from tests.providers.fakes.openapi_check import SpecChecked
 
 MIB = 1024 * 1024
 
@@ -66,11 +70,12 @@ def json_object(request: Recorded) -> dict[str, Any]:
     return request.json if sent_as_json and isinstance(request.json, dict) else {}
 
 
-class FakeX(FakeServer[Recorded]):
+class FakeX(SpecChecked, FakeServer[Recorded]):
     """Context manager running the fake on a free port; `.base_url` replaces https://api.x.com."""
 
     record_type = Recorded
     json_type = "application/json; charset=utf-8"
+    spec_name = "x.json"
 
     def __init__(self, access_token: str = "x-user-token") -> None:
         super().__init__()
@@ -116,6 +121,13 @@ class FakeX(FakeServer[Recorded]):
         """The next media's processing ends in `failed` with this message."""
         self._next_processing_error = message
 
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        super().__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self.close_spec_check()
+
     # --- protocol --------------------------------------------------------------------------------------------
     def answer(self, request: Recorded) -> Reply | None:
         """The reply to one request; None drops the connection."""
@@ -123,6 +135,9 @@ class FakeX(FakeServer[Recorded]):
             return error(404, "Not Found Error", f"{request.method} {request.path} does not exist")
         if not request.bearer_is(self.access_token):
             return error(401, "Unauthorized", "Unauthorized")
+        problems = self.spec_problems(request)
+        if problems:
+            return error(400, "Invalid Request", "; ".join(problems))
         segment = request.form.get("segment_index", b"") if request.route == "append" else b""
         fault = self.faults.take(*([f"append:{int(segment)}"] if segment.isdigit() else []), request.route)
         if fault is not None and not fault.after_effect:
