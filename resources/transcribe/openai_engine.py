@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import openai
@@ -274,20 +274,16 @@ class OpenAITranscriptionEngine:
         upload = (chunk.path.name, chunk.path.read_bytes(), "audio/mpeg")  # bytes: the SDK can resend them
         language = self.language or openai.omit
         request = f"transcription of {chunk.path.name} at {chunk.offset_s:g} s"
-        if has_word_timestamps(self.model):
-            verbose = with_retries(
+
+        def create(**fields: Any) -> Any:
+            """One transcription request: counted and bounded as paid, retried, a retired model named."""
+            return with_retries(
                 lambda: call_openai(
                     lambda: checkpoint.paid(
                         request,
                         what,
                         lambda: self._unless_retired(
-                            lambda: client.audio.transcriptions.create(
-                                file=upload,
-                                model=self.model,
-                                response_format="verbose_json",
-                                timestamp_granularities=["word", "segment"],
-                                language=language,
-                            )
+                            lambda: client.audio.transcriptions.create(file=upload, model=self.model, **fields)
                         ),
                     ),
                     what=what,
@@ -295,6 +291,11 @@ class OpenAITranscriptionEngine:
                 ),
                 what=what,
                 settings=self.retry,
+            )
+
+        if has_word_timestamps(self.model):
+            verbose = create(
+                response_format="verbose_json", timestamp_granularities=["word", "segment"], language=language
             )
             text = verbose.text.strip()
             words = [
@@ -309,23 +310,7 @@ class OpenAITranscriptionEngine:
             [self.language] if self.language and takes_languages(self.model) else openai.omit
         )
         single = openai.omit if takes_languages(self.model) else language
-        plain = with_retries(
-            lambda: call_openai(
-                lambda: checkpoint.paid(
-                    request,
-                    what,
-                    lambda: self._unless_retired(
-                        lambda: client.audio.transcriptions.create(
-                            file=upload, model=self.model, response_format="json", language=single, languages=listed
-                        )
-                    ),
-                ),
-                what=what,
-                api_key=api_key,
-            ),
-            what=what,
-            settings=self.retry,
-        )
+        plain = create(response_format="json", language=single, languages=listed)
         text = plain.text.strip()
         detected = next((item.code for item in plain.languages or [] if item.code), "")  # [] = not sure: detect
         return ChunkResult(text, derive_word_times(text, chunk, workdir) if text else [], language_code(detected))
