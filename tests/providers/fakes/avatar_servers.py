@@ -20,7 +20,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar
 
 from resources.media.ffmpeg import run_ffmpeg
@@ -176,13 +175,6 @@ class FakeAvatarApi(SpecChecked, FakeServer[Recorded]):
     def job(self, job_id: str, status: str) -> Any:
         """The provider's JSON for a job in `status`: its id and status, and what that status adds."""
         return {"id": job_id, "status": status, **self.job_fields(job_id).get(status, {})}
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
-        if exc_type is None and self.spec_name:
-            self.close_spec_check()
 
     def spec_refusal(self, problems: list[str]) -> Reply:
         """The provider's 400 for a request its OpenAPI document does not allow."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import re
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -93,13 +92,6 @@ class FakeElevenLabs(SpecChecked, FakeServer[Recorded]):
 
     def tts_requests(self) -> list[Recorded]:
         return self.calls("tts")
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
-        if exc_type is None:
-            self.close_spec_check()
 
     def answer(self, request: Recorded) -> Reply | None:
         """The reply to one request, as ElevenLabs would answer it."""

@@ -19,7 +19,6 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from resources.media.probe import probe
@@ -158,13 +157,6 @@ class FakeOpenAI(SpecChecked, FakeServer[RecordedRequest]):
         text = json.dumps(content) if isinstance(content, dict) else content
         answer = {"content": text, "refusal": refusal, "finish_reason": finish_reason}
         self.faults.add(Fault("/chat/completions", status=None, body=answer))
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
-        if exc_type is None:
-            self.close_spec_check()
 
     def requests_to(self, suffix: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith(suffix)]

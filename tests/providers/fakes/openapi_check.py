@@ -20,6 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any, ClassVar
 
 from jsonschema.exceptions import best_match
@@ -227,6 +228,14 @@ class SpecChecked:
         """The violations seen so far (cleared: the test expected them)."""
         taken, self.spec_violations = list(getattr(self, "spec_violations", [])), []
         return taken
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Stop the fake (the next class in line), then fail the test on requests that broke the spec."""
+        super().__exit__(exc_type, exc, tb)  # type: ignore[misc]
+        if exc_type is None and self.spec_name:
+            self.close_spec_check()
 
     def close_spec_check(self) -> None:
         """AssertionError naming every request that broke the spec (then forgotten)."""

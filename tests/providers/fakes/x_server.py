@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from resources.publish.caption_rules import x_weighted_length
@@ -120,13 +119,6 @@ class FakeX(SpecChecked, FakeServer[Recorded]):
     def fail_next_processing(self, message: str) -> None:
         """The next media's processing ends in `failed` with this message."""
         self._next_processing_error = message
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
-        if exc_type is None:
-            self.close_spec_check()
 
     # --- protocol --------------------------------------------------------------------------------------------
     def answer(self, request: Recorded) -> Reply | None:
