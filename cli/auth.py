@@ -9,7 +9,10 @@ from resources.catalog import PLATFORMS
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The `auth` command."""
-    parser = subparsers.add_parser("auth", help="authorize a publishing platform once and store its refresh token")
+    parser = subparsers.add_parser(
+        "auth",
+        help="authorize a publishing platform once and store its tokens (Meta: long-lived and Page tokens)",
+    )
     parser.add_argument("platform", choices=PLATFORMS)
     parser.add_argument("--port", type=int, default=8765, help="loopback port of the redirect URI")
     parser.set_defaults(run=run)
