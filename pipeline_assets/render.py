@@ -15,6 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from pipeline_assets.stage_runtime import StageRun, Workspace, media_metadata, stage
+from resources.media.contact_sheet import as_markdown, make_contact_sheet
 from resources.media.probe import probe
 from resources.media.store import MediaStore
 from resources.records import AvatarVideo, Script, ShortVideo, SourceVideo, Transcript, Voiceover
@@ -73,10 +74,13 @@ def short_video(
             subtitles_path=subs,
             layout=layout,
         )
+        facts = probe(out)
+        sheet = make_contact_sheet(out, space.workdir / "contact_sheet.jpg", duration_s=facts.duration_s)
         made = ShortVideo(
             uri=space.put(out, "short.mp4"),
             subtitles_uri=space.put(subs, "subtitles.ass"),
-            facts=probe(out),
+            contact_sheet_uri=space.put(sheet, "contact_sheet.jpg"),
+            facts=facts,
             layout=layout,
             integrated_lufs=round(measure_lufs(out), 2),
         )
@@ -96,6 +100,10 @@ def short_video(
         "video_cost_usd": total_cost(usage),
         "cost_by_provider": MetadataValue.json(cost_by_provider(usage)),
     }
+    if record.contact_sheet_uri and media_store.exists_uri(record.contact_sheet_uri):
+        # See the short before it is posted: four frames of it, right on the materialization.
+        sheet = media_store.local_path(record.contact_sheet_uri)
+        meta["contact_sheet"] = MetadataValue.md(as_markdown(sheet, f"{context.partition_key} short"))
     yield run.output(record, meta)
     yield quality_check(record)
 

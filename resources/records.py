@@ -164,6 +164,7 @@ class ShortVideo(Record):
     quality_problems: list[str] = Field(
         default_factory=list, description="Why the short must not be published; empty when it passed its checks."
     )
+    contact_sheet_uri: str = Field(default="", description="A few frames of the short in one JPEG, for the UI.")
 
 
 class Approval(Record):

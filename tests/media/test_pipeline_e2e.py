@@ -111,6 +111,24 @@ def test_active_word_is_visibly_highlighted_in_the_frames(finished: Finished) ->
     assert during > 5 * max(before_speech, 1)
 
 
+def test_the_short_is_seen_in_the_ui_as_a_contact_sheet_of_four_frames(finished: Finished) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    settings, _, result = finished
+    [materialization] = result.asset_materializations_for_node("short_video")
+    shown = str(materialization.metadata["contact_sheet"].value)
+    assert shown.startswith(f"![{KEY} short](data:image/jpeg;base64,")
+    embedded = Image.open(io.BytesIO(base64.b64decode(shown.split("base64,", 1)[1].rstrip(")"))))
+    assert embedded.size == (4 * 180, 320)  # four 9:16 frames side by side
+    frames = np.asarray(embedded.convert("L"), dtype=np.float32).reshape(320, 4, 180).transpose(1, 0, 2)
+    assert all(frame.std() > 5 for frame in frames)  # real pictures, not four blank tiles
+    short = result.output_for_node("short_video")
+    assert MediaStore.from_settings(settings).local_path(short.contact_sheet_uri).read_bytes()[:2] == b"\xff\xd8"
+
+
 def test_every_platform_got_one_outbox_post_with_a_manifest(finished: Finished) -> None:
     settings, _, result = finished
     for platform in PLATFORMS:
