@@ -32,7 +32,7 @@ DURATION_TOLERANCE_S = 0.5
 class ShortVideoConfig(Config):
     """Launch-time choices for one render."""
 
-    layout: Literal["", "avatar_over_blur", "split_screen"] = Field(
+    layout: Literal["", "auto", "avatar_over_blur", "split_screen", "face_crop"] = Field(
         default="", description="Empty = the renderer's configured layout."
     )
 

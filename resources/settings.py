@@ -57,7 +57,7 @@ class PipelineSettings(BaseModel):
         description="multiprocess: each step in its own process (parallel publishes, crash isolation); in_process: "
         "a run's steps one after another in its run worker, ~2 s of process start saved per step on small hosts.",
     )
-    layout: Literal["avatar_over_blur", "split_screen"] = "avatar_over_blur"
+    layout: Literal["auto", "avatar_over_blur", "split_screen", "face_crop"] = "auto"
     watermark_text: str = "@viralshorts"
     publish_dry_run: bool = False
     publish_providers: str = Field(

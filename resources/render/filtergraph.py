@@ -15,8 +15,8 @@ OUT_H = 1920
 OUT_FPS = 30
 AUDIO_RATE = 48_000
 
-LayoutName = Literal["avatar_over_blur", "split_screen"]
-LAYOUTS: tuple[LayoutName, ...] = ("avatar_over_blur", "split_screen")
+LayoutName = Literal["avatar_over_blur", "split_screen", "face_crop"]
+LAYOUTS: tuple[LayoutName, ...] = ("avatar_over_blur", "split_screen", "face_crop")
 
 # avatar_over_blur geometry. The background is blurred at quarter size and scaled up: same look as a
 # full-resolution boxblur, which measured ≈5.8 s extra per 30 s short on 2 cores.
@@ -25,6 +25,9 @@ _FG_BOX_W, _FG_BOX_H, _FG_TOP = 1020, 880, 150
 _AVATAR_D, _RING = 600, 12
 _AVATAR_X, _AVATAR_Y = (OUT_W - _AVATAR_D) // 2, 1240
 _LOGO_BOX, _LOGO_MARGIN = 160, 48
+# face_crop geometry: the speaker fills the frame, the avatar is a small circle in the lower right corner.
+_FACE_AV_D, _FACE_AV_MARGIN, _FACE_AV_BOTTOM = 360, 48, 160
+_FACE_AV_X, _FACE_AV_Y = OUT_W - _FACE_AV_D - _FACE_AV_MARGIN, OUT_H - _FACE_AV_D - _FACE_AV_BOTTOM
 # Anamorphic sources (SAR ≠ 1) are stretched to square pixels first, so fitting and cropping see the real
 # shape. A no-op for square pixels; an unknown SAR (0) also keeps the width, since scale reads 0 as "input".
 _SQUARE_PIXELS = "scale=w=iw*sar:h=ih,setsar=1"
@@ -34,6 +37,7 @@ _SQUARE_PIXELS = "scale=w=iw*sar:h=ih,setsar=1"
 CAPTION_MARGIN_V: dict[LayoutName, int] = {
     "avatar_over_blur": OUT_H - _AVATAR_Y + _RING + 40,
     "split_screen": 910,
+    "face_crop": OUT_H - _FACE_AV_Y + _RING + 40,
 }
 
 
@@ -93,6 +97,32 @@ def _video_avatar_over_blur() -> list[str]:
     ]
 
 
+def _avatar_circle(diameter: int, x: int, y: int, base: str) -> list[str]:
+    ring_d = diameter + 2 * _RING
+    return [
+        _disk_mask(ring_d, "ringmask"),
+        f"color=c=white:s={ring_d}x{ring_d}:r=1:d=1,format=yuva420p[ringfill]",
+        "[ringfill][ringmask]alphamerge[ring]",
+        _disk_mask(diameter, "avmask"),
+        f"[1:v]scale={diameter}:{diameter},format=yuva420p[avsq]",
+        "[avsq][avmask]alphamerge[av]",
+        f"[{base}][ring]overlay=x={x - _RING}:y={y - _RING}[withring]",
+        f"[withring][av]overlay=x={x}:y={y}[composed]",
+    ]
+
+
+def _video_face_crop(face_centre: str) -> list[str]:
+    crop_w = escape_option_value(f"min(iw,ih*{OUT_W}/{OUT_H})")
+    crop_h = escape_option_value(f"min(ih,iw*{OUT_H}/{OUT_W})")
+    # crop evaluates x for every frame: `face_centre` (0..1 of the width, a function of t) moves the window.
+    crop_x = escape_option_value(f"clip(({face_centre})*iw-ow/2,0,iw-ow)")
+    return [
+        f"[0:v]{_SQUARE_PIXELS},fps={OUT_FPS},crop=w={crop_w}:h={crop_h}:x={crop_x}:y=(ih-oh)/2,"
+        f"scale={OUT_W}:{OUT_H}:flags=bilinear,setsar=1[base]",
+        *_avatar_circle(_FACE_AV_D, _FACE_AV_X, _FACE_AV_Y, "base"),
+    ]
+
+
 def _video_split_screen() -> list[str]:
     half = OUT_H // 2
     return [
@@ -105,10 +135,20 @@ def _video_split_screen() -> list[str]:
     ]
 
 
-def video_filtergraph(layout: str, *, subtitles_filename: str, fonts_dir: str, logo: bool) -> str:
-    """The video graph: inputs 0 (source), 1 (avatar), 3 (logo) → `[vout]`, 1080x1920 yuv420p 30 fps."""
+def video_filtergraph(
+    layout: str, *, subtitles_filename: str, fonts_dir: str, logo: bool, face_centre: str = "0.5"
+) -> str:
+    """The video graph: inputs 0 (source), 1 (avatar), 3 (logo) → `[vout]`, 1080x1920 yuv420p 30 fps.
+
+    `face_centre` (face_crop only) is an ffmpeg expression of the crop centre, 0..1 of the source width.
+    """
     name = check_layout(layout)
-    video = _video_avatar_over_blur() if name == "avatar_over_blur" else _video_split_screen()
+    if name == "avatar_over_blur":
+        video = _video_avatar_over_blur()
+    elif name == "split_screen":
+        video = _video_split_screen()
+    else:
+        video = _video_face_crop(face_centre)
     last = "composed"
     if logo:
         video.append(f"[3:v]scale={_LOGO_BOX}:{_LOGO_BOX}:force_original_aspect_ratio=decrease,format=yuva420p[logo]")
@@ -250,10 +290,15 @@ def build_render_args(
     preset: str = "veryfast",
     threads: int = 0,
     measured_lufs: float | None = None,
+    face_centre: str = "0.5",
 ) -> list[str]:
     """The ffmpeg arguments (without the binary) of the one-pass render of a 1080x1920 H.264/AAC short."""
     video = video_filtergraph(
-        layout, subtitles_filename=str(subtitles), fonts_dir=str(fonts_dir), logo=logo is not None
+        layout,
+        subtitles_filename=str(subtitles),
+        fonts_dir=str(fonts_dir),
+        logo=logo is not None,
+        face_centre=face_centre,
     )
     audio = audio_filtergraph(
         has_source_audio=has_source_audio, target_lufs=target_lufs, bed_volume=bed_volume, measured_lufs=measured_lufs

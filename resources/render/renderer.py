@@ -11,6 +11,7 @@ from resources.errors import InputRejected
 from resources.media.ffmpeg import FfmpegError, run_ffmpeg
 from resources.media.probe import probe
 from resources.records import Cue
+from resources.render.face_track import MIN_FACE_FRACTION, centre_expression, sample_faces, smooth_track
 from resources.render.filtergraph import (
     build_measure_args,
     build_render_args,
@@ -26,7 +27,8 @@ class Renderer(dg.ConfigurableResource):
     """Final post-processing with FFmpeg: 9:16 layout, word captions, watermark, ducked mix, loudness."""
 
     provider: Literal["ffmpeg"] = "ffmpeg"
-    layout: Literal["avatar_over_blur", "split_screen"] = "avatar_over_blur"
+    # auto: face_crop when a face is found in enough sampled source frames, else avatar_over_blur.
+    layout: Literal["auto", "avatar_over_blur", "split_screen", "face_crop"] = "auto"
     watermark_text: str = "@viralshorts"
     logo_path: str = ""
     crf: int = 23
@@ -49,7 +51,9 @@ class Renderer(dg.ConfigurableResource):
         layout: str | None = None,
     ) -> None:
         """Write the ASS captions to `subtitles_path` and the MP4 (`duration_s` long) to `out_path`."""
-        chosen = check_layout(layout or self.layout)
+        requested = layout or self.layout
+        if requested != "auto":
+            check_layout(requested)
         if duration_s <= 0:
             raise InputRejected(f"render: duration_s must be positive, got {duration_s}")
         for role, path in (("source", source_path), ("avatar", avatar_path), ("voice", voice_path)):
@@ -61,6 +65,14 @@ class Renderer(dg.ConfigurableResource):
         source = probe(source_path)
         if not source.has_video:
             raise InputRejected(f"render: {source_path.name} has no video stream; provide a video as source")
+        face_centre = "0.5"
+        if requested in ("auto", "face_crop"):
+            faces = sample_faces(source_path)
+            if requested == "auto":
+                requested = "face_crop" if faces.found_fraction >= MIN_FACE_FRACTION else "avatar_over_blur"
+            if requested == "face_crop":
+                face_centre = centre_expression(smooth_track(faces), period_s=source.duration_s)
+        chosen = check_layout(requested)
 
         subtitles_path.parent.mkdir(parents=True, exist_ok=True)
         subtitles_path.write_text(
@@ -101,6 +113,7 @@ class Renderer(dg.ConfigurableResource):
             preset=self.preset,
             threads=self.threads,
             measured_lufs=measured_lufs,
+            face_centre=face_centre,
         )
         run_ffmpeg(args, what=f"rendering {out_path.name} ({chosen})")
 

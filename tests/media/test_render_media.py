@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -12,7 +13,9 @@ from resources.media.ffmpeg import run_ffmpeg
 from resources.media.probe import probe
 from resources.records import Cue, MediaFacts, Word
 from resources.render import Renderer, measure_lufs
+from resources.render.face_track import largest_face_centre
 from resources.render.filtergraph import caption_margin_v
+from tests.media.test_face_track import write_moving_face
 
 VOICE_S = 4.0
 WORD_AT = 1.0  # a word starts here: captions are on screen at 1.1 s
@@ -173,3 +176,28 @@ def test_hostile_folder_names_and_a_logo_render(inputs: dict[str, Path], tmp_pat
 def test_unknown_layout_is_rejected(inputs: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown layout"):
         render(inputs, tmp_path, layout="diagonal")
+
+
+def face_centre_in(frame: np.ndarray) -> float | None:
+    """Centre x (0..1) of the face the Haar cascade finds in the upper part of an output frame."""
+    gray = cv2.cvtColor(cv2.resize(frame[:1200], (270, 300)), cv2.COLOR_RGB2GRAY)
+    return largest_face_centre(gray)
+
+
+def test_auto_layout_frames_a_moving_face_and_follows_it(inputs: dict[str, Path], tmp_path: Path) -> None:
+    inputs = {**inputs, "face": write_moving_face(tmp_path / "face.mp4")}
+    out = render(inputs, tmp_path, source="face", layout="auto")
+    assert_is_finished_short(probe(out))
+    # The face sits left at 0.5 s and right at 2.8 s; a fixed centre crop would show neither.
+    for t in (0.5, 2.8):
+        centre = face_centre_in(frame_at(out, t))
+        assert centre is not None, f"no face in the output at {t}s"
+        assert centre == pytest.approx(0.5, abs=0.2), t
+
+
+def test_auto_layout_without_a_face_keeps_the_current_default_picture(
+    inputs: dict[str, Path], rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    auto = frame_at(render(inputs, tmp_path, layout="auto"), 2.0).astype(np.int16)
+    default = frame_at(rendered["avatar_over_blur"], 2.0).astype(np.int16)
+    assert np.abs(auto - default).mean() < 1.0

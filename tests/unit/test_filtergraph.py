@@ -220,3 +220,17 @@ def test_measuring_pass_decodes_audio_only_and_meters_with_ebur128() -> None:
     graph = args[args.index("-filter_complex") + 1]
     assert "ebur128" in graph and "[0:v]" not in graph and "[1:v]" not in graph
     assert args[-3:] == ["-f", "null", "-"]
+
+
+def test_face_crop_moves_a_9_16_window_by_the_face_centre_expression() -> None:
+    g = video_filtergraph(
+        "face_crop", subtitles_filename="s.ass", fonts_dir="f", logo=False, face_centre="if(lt(t,1),0.2,0.8)"
+    )
+    first = g.split(";")[0]
+    assert first.startswith("[0:v]scale=w=iw*sar:h=ih,setsar=1,fps=30,crop=")
+    assert "x=" + escape_option_value("clip((if(lt(t,1),0.2,0.8))*iw-ow/2,0,iw-ow)") + ":" in first
+    assert "scale=1080:1920" in first and "[1:v]scale=360:360" in g
+
+
+def test_face_crop_captions_sit_above_the_corner_avatar() -> None:
+    assert caption_margin_v("face_crop") > 360 + 160
