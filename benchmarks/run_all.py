@@ -12,6 +12,7 @@ BENCHMARKS = [
     "benchmarks.sensor_bench",
     "benchmarks.process_start_bench",
     "benchmarks.login_bench",
+    "benchmarks.script_quality_bench",
 ]
 
 

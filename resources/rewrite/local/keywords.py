@@ -6,7 +6,7 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass
 
-from resources.rewrite.local.lexicon import DOMAINS, FILLERS, NICHE_WORDS, STOPWORDS
+from resources.rewrite.local.lexicon import DOMAINS, FILLERS, NICHE_WORDS, PRONOUNS, STOPWORDS, VERBS
 from resources.rewrite.local.text import tokenize
 
 
@@ -35,6 +35,21 @@ def _lemma_map(counts: Counter[str]) -> dict[str, str]:
     return lemma
 
 
+def is_topic_word(word: str) -> bool:
+    """True for a word that can name a topic (a title word, a hashtag): not a function word, pronoun or verb.
+
+    Past forms (-ed) and -ly adverbs never are; an -ing form only when it names a niche ("cooking").
+    """
+    word = word.lower().replace("'", "")
+    if not word.isalpha() or len(word) < 3 or word in STOPWORDS or word in FILLERS:
+        return False
+    if word in PRONOUNS or word in VERBS or word.endswith("ly"):
+        return False
+    if word.endswith("ed") and not word.endswith("eed") and len(word) > 4:
+        return False
+    return not (word.endswith("ing") and word not in NICHE_WORDS)
+
+
 @dataclass(frozen=True)
 class Keywords:
     """Term frequencies of content words, the key phrase and the niche of a transcript."""
@@ -47,6 +62,10 @@ class Keywords:
     def top(self, n: int) -> list[str]:
         """The `n` most frequent content words, ties in the order extract_keywords ranked them."""
         return [word for word, _ in self.tf.most_common(n)]
+
+    def topics(self, n: int) -> list[str]:
+        """The `n` most frequent content words that can name a topic (no verbs, pronouns, adverbs)."""
+        return [word for word in self.tf if is_topic_word(word)][:n]
 
     def weight(self, word: str) -> float:
         """Term frequency relative to the most frequent content word, 0..1."""

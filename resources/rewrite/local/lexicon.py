@@ -86,6 +86,8 @@ NO_BREAK_AFTER = word_set("grammar", "no_break_after")
 DANGLING = word_set("grammar", "dangling")
 LEADING_CONNECTIVES = word_set("grammar", "leading_connectives")
 CONJUNCTIONS = word_set("grammar", "conjunctions")
+PRONOUNS = word_set("grammar", "pronouns")
+VERBS = word_set("grammar", "verbs")
 
 # contractions.toml, numbers.toml, phrases.toml, synonyms.toml: the paraphrase's rewrites
 CONTRACTIONS = text_table("contractions", "contractions")
