@@ -19,6 +19,7 @@ from resources.media.ffmpeg import run_ffmpeg
 from resources.media.probe import probe
 from resources.records import Cue, Word
 from resources.render import Renderer
+from resources.render.face_track import sample_faces
 from resources.render.filtergraph import AUDIO_RATE, OUT_FPS, OUT_H, OUT_W
 from resources.render.fonts import fonts_dir
 from resources.render.subtitles import phrases
@@ -174,8 +175,26 @@ def main() -> None:
                 duration_s=duration_s,
                 out_path=out,
                 subtitles_path=folder / "short.ass",
+                layout="avatar_over_blur",
             )
         )
+        face_out = folder / "face_crop.mp4"
+        # face_crop on the same source: face sampling (in this process, so only in the wall time) + cropped render.
+        face_s, face_cpu = timed(
+            lambda: renderer.render(
+                source_path=source,
+                avatar_path=avatar,
+                voice_path=voice,
+                cues=cues,
+                duration_s=duration_s,
+                out_path=face_out,
+                subtitles_path=folder / "face_crop.ass",
+                layout="face_crop",
+            )
+        )
+        detect_start = time.perf_counter()
+        sample_faces(source)
+        detect_s = time.perf_counter() - detect_start
         bare_s, bare_cpu = timed(
             lambda: bare_ffmpeg(source, folder / "bare.mp4", duration_s, preset=opts.preset, crf=opts.crf)
         )
@@ -183,6 +202,11 @@ def main() -> None:
         print(f"render_seconds: {render_s:.2f}")
         print(f"render_cpu_seconds: {render_cpu:.2f}")
         print(f"render_output_mb: {probe(out).size_bytes / 1e6:.2f}")
+        print(f"face_crop_seconds: {face_s:.2f}")
+        print(f"face_crop_cpu_seconds: {face_cpu:.2f}")
+        print(f"face_crop_output_mb: {probe(face_out).size_bytes / 1e6:.2f}")
+        print(f"face_crop_detect_seconds: {detect_s:.2f}")
+        print(f"face_crop_vs_render_ratio: {face_s / render_s:.2f}")
         print(f"bare_ffmpeg_seconds: {bare_s:.2f}")
         print(f"bare_ffmpeg_cpu_seconds: {bare_cpu:.2f}")
         print(f"render_vs_bare_ratio: {render_s / bare_s:.2f}")
