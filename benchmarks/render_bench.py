@@ -139,7 +139,7 @@ def moviepy_render(
     face.close()
 
 
-def timed(job: Callable[[], None]) -> tuple[float, float]:
+def timed(job: Callable[[], object]) -> tuple[float, float]:
     """Wall-clock seconds of `job`, and the CPU seconds (user + system) of the child processes it ran.
 
     CPU time is the steadier figure on a shared machine: other load stretches wall time, not CPU time.

@@ -74,7 +74,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """The `demo` command."""
     parser = subparsers.add_parser("demo", help="turn one video (default: a generated sample) into a short")
     parser.add_argument("--source", default="", help="video URL or local file")
-    parser.add_argument("--layout", default="", choices=["", "avatar_over_blur", "split_screen"])
+    parser.add_argument("--layout", default="", choices=["", "auto", "face_crop", "avatar_over_blur", "split_screen"])
     parser.set_defaults(run=run)
 
 

@@ -64,7 +64,7 @@ def short_video(
 
     def build(space: Workspace) -> ShortVideo:
         out, subs = space.workdir / "short.mp4", space.workdir / "subtitles.ass"
-        renderer.render(
+        used = renderer.render(
             source_path=media_store.local_path(source_video.uri),
             avatar_path=media_store.local_path(avatar_video.uri),
             voice_path=media_store.local_path(voiceover.uri),
@@ -81,7 +81,7 @@ def short_video(
             subtitles_uri=space.put(subs, "subtitles.ass"),
             contact_sheet_uri=space.put(sheet, "contact_sheet.jpg"),
             facts=facts,
-            layout=layout,
+            layout=used,
             integrated_lufs=round(measure_lufs(out), 2),
         )
         # Kept on the record so publishing can refuse a bad short even in a later run.

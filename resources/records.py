@@ -150,7 +150,7 @@ class AvatarVideo(Record):
     usage: list[Usage] = Field(default_factory=list, description="Provider usage and estimated cost.")
 
 
-Layout = Literal["avatar_over_blur", "split_screen"]
+Layout = Literal["avatar_over_blur", "split_screen", "face_crop"]  # what a render used (`auto` picks one)
 
 
 class ShortVideo(Record):

@@ -49,8 +49,9 @@ class Renderer(dg.ConfigurableResource):
         out_path: Path,
         subtitles_path: Path,
         layout: str | None = None,
-    ) -> None:
-        """Write the ASS captions to `subtitles_path` and the MP4 (`duration_s` long) to `out_path`."""
+    ) -> str:
+        """Write the ASS captions to `subtitles_path` and the MP4 (`duration_s` long) to `out_path`; returns the
+        layout used (what `auto` chose)."""
         requested = layout or self.layout
         if requested != "auto":
             check_layout(requested)
@@ -116,6 +117,7 @@ class Renderer(dg.ConfigurableResource):
             face_centre=face_centre,
         )
         run_ffmpeg(args, what=f"rendering {out_path.name} ({chosen})")
+        return chosen
 
 
 def measure_lufs(path: Path) -> float:
