@@ -8,6 +8,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    Failure,
     MetadataValue,
     Output,
 )
@@ -16,6 +17,7 @@ from pipeline_assets.stage_runtime import StageRun, stage, usage_metadata
 from resources.media.store import MediaStore
 from resources.records import Script, SourceVideo, Transcript
 from resources.rewrite import Rewriter
+from resources.rewrite.local import NotOriginal
 from resources.rewrite.originality import similarity
 
 SCRIPT_CHECKS = [
@@ -42,13 +44,26 @@ def script(
 ) -> Iterator[Output[Script] | AssetCheckResult]:
     run = StageRun(context, media_store)
     with run.failures():
-        record = run.reuse_or_build(
-            Script,
-            [transcript, source_video.title, rewriter.model_dump()],
-            lambda space: rewriter.rewrite(
-                transcript, source_title=source_video.title, source_uploader=source_video.uploader
-            ),
-        )
+        try:
+            record = run.reuse_or_build(
+                Script,
+                [transcript, source_video.title, rewriter.model_dump()],
+                lambda space: rewriter.rewrite(
+                    transcript, source_title=source_video.title, source_uploader=source_video.uploader
+                ),
+            )
+        except NotOriginal as exc:
+            # Every offline phrasing was too close to the source: say how close, the bar, and the way out.
+            raise Failure(
+                description=f"script[{context.partition_key}]: {exc}",
+                metadata={
+                    "similarity_to_source": round(exc.similarity, 3),
+                    "threshold": exc.threshold,
+                    "switch to": "provider=openai (OpenAI, or base_url of Ollama, vLLM, llama.cpp)",
+                    "error kind": type(exc).__name__,
+                },
+                allow_retries=False,
+            ) from exc
     score = similarity(record.text, transcript.text)
     yield run.output(record, _metadata(record, score))
     yield from script_check_results(record, score, rewriter.max_similarity)

@@ -34,10 +34,10 @@ def filler_lines(script: Script, transcript: str) -> list[str]:
 def cut_off_lines(script: Script, transcript: str) -> list[str]:
     """Body lines that end mid-clause: on a small word, or where their source sentence goes on without a pause.
 
-    The second case: the line's last three words occur in a source sentence followed by another word, with no
-    punctuation between (the source said "completely dry", the line stops at "completely").
+    The second case: the line's last three words occur in its source sentence (the one sharing most words)
+    followed by another word, with no punctuation between ("completely dry" said, the line stops at "completely").
     """
-    sentences = [tokenize(s) for s in split_sentences(transcript)]
+    sentences = [[t.lower() for t in tokenize(s)] for s in split_sentences(transcript)]
     out = []
     for line in [script.hook, *script.body]:
         words = _words(line)
@@ -46,17 +46,14 @@ def cut_off_lines(script: Script, transcript: str) -> list[str]:
         if words[-1] in DANGLING:
             out.append(line)
             continue
+        # The sentence the line says again: the one sharing most of its words.
+        source = max(sentences, key=lambda s: len(set(s) & set(words)), default=[])
         tail = words[-3:]
-        for tokens in sentences:
-            lowered = [t.lower() for t in tokens]
-            for i in range(len(lowered) - len(tail)):
-                nxt = lowered[i + len(tail)]
-                if lowered[i : i + len(tail)] == tail and is_word(nxt) and nxt not in TERMINAL:
-                    out.append(line)
-                    break
-            else:
-                continue
-            break
+        for i in range(len(source) - len(tail)):
+            nxt = source[i + len(tail)]
+            if source[i : i + len(tail)] == tail and is_word(nxt) and nxt not in TERMINAL:
+                out.append(line)
+                break
     return out
 
 

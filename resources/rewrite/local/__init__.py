@@ -8,7 +8,7 @@ yields the same script, and two different videos rarely get the same templates.
 The word tables are TOML files in `words/`, editable without touching the code.
 """
 
-from resources.rewrite.local.engine import NO_SPEECH, LocalEngine
+from resources.rewrite.local.engine import NO_SPEECH, LocalEngine, NothingToSay, NotOriginal
 from resources.rewrite.local.text import speech_text
 
-__all__ = ["NO_SPEECH", "LocalEngine", "speech_text"]
+__all__ = ["NO_SPEECH", "LocalEngine", "NotOriginal", "NothingToSay", "speech_text"]

@@ -6,44 +6,65 @@ from typing import TYPE_CHECKING
 
 from resources.errors import InputRejected
 from resources.records import Script, Transcript
-from resources.rewrite.local.clauses import condense
 from resources.rewrite.local.fillers import drop_fillers
-from resources.rewrite.local.keywords import Keywords, extract_keywords
+from resources.rewrite.local.keywords import Keywords, extract_keywords, is_topic_word
 from resources.rewrite.local.lexicon import (
     CALLS_TO_ACTION,
+    DANGLING,
     DESCRIPTION_CLOSERS,
     DESCRIPTION_OPENERS,
     FIRST_OPENERS,
     HOOKS,
     LAST_OPENERS,
     MIDDLE_OPENERS,
-    PADDING_LINES,
+    STOPWORDS,
     TITLES,
 )
 from resources.rewrite.local.paraphrase import paraphrase
-from resources.rewrite.local.selection import body_sentences
-from resources.rewrite.local.stable_choice import pick, stable_index, transcript_seed
+from resources.rewrite.local.selection import body_sentences, rank_sentences
+from resources.rewrite.local.stable_choice import pick, transcript_seed
 from resources.rewrite.local.text import (
+    TERMINAL,
     is_word,
-    normalise_start,
     proper_names,
     render,
     split_sentences,
     tokenize,
     word_count,
 )
+from resources.rewrite.originality import similarity
 from resources.rewrite.script_parts import fit_title, normalise_hashtags, with_credit
 
 if TYPE_CHECKING:
     from resources.rewrite.rewriter import Rewriter
 
-MODEL = "extractive-paraphrase-v1"
+MODEL = "extractive-paraphrase-v2"
 NO_SPEECH = "rewrite: the source has no speech to rewrite; pick a video with narration"
 MAX_HOOK_WORDS = 12
-MAX_LINE_WORDS = 18
+MAX_LINE_WORDS = 22
 MIN_BODY_LINES = 3
+MIN_SPEECH_WORDS = 30
+"""Fewer words of speech than this hold too little to say again in three body lines."""
 # Words an opener ("Step one:") takes, left free when a candidate line is drafted before its opener is chosen.
 OPENER_WORDS = 2
+# No cut: a line is a whole sentence or it is not used.
+_WHOLE = 10_000
+# Seeds tried, in turn, when a draft copies too much of its source.
+ATTEMPTS = 6
+LLM_ADVICE = "pick a longer video or use an LLM provider (provider=openai; base_url for Ollama, vLLM, llama.cpp)"
+
+
+class NothingToSay(InputRejected):
+    """The transcript holds too little content for an offline script."""
+
+
+class NotOriginal(InputRejected):
+    """Every offline draft copies more of the transcript than the originality threshold allows."""
+
+    def __init__(self, message: str, similarity: float, threshold: float) -> None:
+        super().__init__(message)
+        self.similarity = similarity
+        self.threshold = threshold
 
 
 class LocalEngine:
@@ -55,43 +76,98 @@ class LocalEngine:
         self.max_body_lines = settings.max_body_lines
         self.max_words = settings.max_words
         self.channel_topic = settings.channel_topic.strip()
+        self.max_similarity = settings.max_similarity
 
     def rewrite(self, transcript: Transcript, *, source_title: str = "", source_uploader: str = "") -> Script:
-        """Title, hook, 3-6 body lines, call to action, description and hashtags for `transcript`."""
+        """Title, hook, 3-6 body lines, call to action, description and hashtags for `transcript`.
+
+        Tries other phrasings when a draft is too close to the source; raises NothingToSay when the
+        transcript is too short or too thin, NotOriginal when no draft passes the originality threshold.
+        """
         sentences = [tokenize(s) for s in split_sentences(transcript.text)]
         sentences = [s for s in sentences if drop_fillers(s)]
         spoken = [drop_fillers(s) for s in sentences]
-        if not any(is_word(t) for s in spoken for t in s):
+        said = sum(1 for s in spoken for t in s if is_word(t))
+        if not said:
             raise InputRejected(NO_SPEECH)
-        seed = transcript_seed(sentences)
-        keywords = extract_keywords(spoken, extra=source_title)
-        topic = self.channel_topic or keywords.topic
-        phrase = keywords.phrase
+        if said < MIN_SPEECH_WORDS:
+            raise NothingToSay(
+                f"script: the source has {said} words of speech; at least {MIN_SPEECH_WORDS} are needed "
+                f"for an offline script; {LLM_ADVICE}"
+            )
+        base = transcript_seed(sentences)
+        best: tuple[float, Script] | None = None
+        skip: set[int] = set()
+        # The other choices, in turn: new synonyms (another seed), then without the most copied line.
+        for attempt in range(ATTEMPTS):
+            seed = base if attempt == 0 else f"{base}#{attempt}"
+            try:
+                script, used = self._draft(sentences, spoken, seed, skip, source_title, source_uploader)
+            except NothingToSay:
+                if best is None:
+                    raise
+                break
+            score = similarity(script.text, transcript.text)
+            if score < self.max_similarity:  # as the script_is_original check decides
+                return script
+            if best is None or score < best[0]:
+                best = (score, script)
+            copied = max(used, key=lambda i: similarity(script.body[used.index(i)], transcript.text))
+            skip.add(copied)
+        assert best is not None
+        raise NotOriginal(
+            f"script: the offline draft repeats {best[0]:.0%} of its 3-word phrases from the transcript "
+            f"(similarity {best[0]:.3f}, threshold {self.max_similarity}) after {ATTEMPTS} phrasings; "
+            "use an LLM provider (provider=openai; base_url for Ollama, vLLM, llama.cpp) or raise max_similarity",
+            best[0],
+            self.max_similarity,
+        )
 
-        hook = pick(HOOKS, seed, "hook").format(k=phrase)
+    def _draft(
+        self,
+        sentences: list[list[str]],
+        spoken: list[list[str]],
+        seed: str,
+        skip: set[int],
+        source_title: str,
+        source_uploader: str,
+    ) -> tuple[Script, list[int]]:
+        """One script and the indices of the sentences its body says again, without those in `skip`."""
+        keywords = extract_keywords(spoken, extra=source_title)
+        nouns = keywords.topics(4)
+        if not nouns:
+            raise NothingToSay(f"script: the source names no topic a script could be about; {LLM_ADVICE}")
+        phrase = keywords.phrase if all(is_topic_word(w) for w in keywords.phrase.split()) else nouns[0]
+        topic = self.channel_topic or (keywords.topic if is_topic_word(keywords.topic) else nouns[0])
+        k2 = next((w for w in nouns if w not in phrase.split()), topic)
+
+        hook = pick(HOOKS, seed, "hook").format(k=phrase, k2=k2)
         if word_count(hook) > MAX_HOOK_WORDS:
-            hook = f"This {keywords.top(1)[0]} trick changes everything."
+            hook = f"Here's the short version on {phrase}."
+        hook = hook[:1].upper() + hook[1:]
         call_to_action = pick(CALLS_TO_ACTION, seed, "cta").format(t=topic)
         budget = self.max_words - word_count(hook) - word_count(call_to_action)
-        body = self._body(sentences, spoken, keywords, seed, budget)
+        body, used = self._body(sentences, spoken, keywords, seed, budget, skip)
 
-        k2 = next((w for w in keywords.top(3) if w not in phrase.split()), topic)
         description = " ".join(
             [
                 pick(DESCRIPTION_OPENERS, seed, "description").format(t=topic, k1=phrase, k2=k2),
                 pick(DESCRIPTION_CLOSERS, seed, "closer").format(k2=k2),
             ]
         )
-        return Script(
-            title=fit_title(pick(TITLES, seed, "title").format(K=_title_case(phrase))),
+        # The niche is a tag only when the speaker names it: a recognised domain may be a guess.
+        tag_topic = topic if self.channel_topic or topic in keywords.tf else phrase
+        script = Script(
+            title=fit_title(pick(TITLES, seed, "title").format(K=_title_case(phrase), K2=_title_case(k2))),
             hook=hook,
             body=body,
             call_to_action=call_to_action,
             description=with_credit(description, source_title, source_uploader),
-            hashtags=_hashtags(keywords, topic),
+            hashtags=_hashtags(phrase, nouns, tag_topic),
             provider="local",
             model=MODEL,
         )
+        return script, used
 
     def _body(
         self,
@@ -100,32 +176,71 @@ class LocalEngine:
         keywords: Keywords,
         seed: str,
         budget: int,
-    ) -> list[str]:
-        # Fewer, fuller lines when the word budget is tight: a line needs ~10 words to say anything.
+        skip: set[int],
+    ) -> tuple[list[str], list[int]]:
+        """Whole sentences of the source, said again, in transcript order: never cut, never padded."""
         count = min(self.max_body_lines, max(MIN_BODY_LINES, budget // 10))
-        names = proper_names(sentences)
-        draft_words = min(MAX_LINE_WORDS, budget // count) - OPENER_WORDS
-        chosen = body_sentences(
-            sentences, spoken, keywords, seed=seed, count=count, draft_words=draft_words, names=names
+        names = proper_names(sentences) | _never_lowercase(sentences)
+        per_line = min(MAX_LINE_WORDS, budget // MIN_BODY_LINES)
+        ranked = body_sentences(
+            sentences, spoken, keywords, seed=seed, count=len(sentences), draft_words=_WHOLE, names=names
         )
-        lines: list[list[str] | str] = [sentences[i] for i in chosen]
-        start = stable_index(len(PADDING_LINES), seed, "padding")
-        while len(lines) < MIN_BODY_LINES:
-            lines.append(PADDING_LINES[(start + len(lines)) % len(PADDING_LINES)])
-        # Every line gets an equal share of the word budget, its opener included.
-        per_line = min(MAX_LINE_WORDS, budget // len(lines))
+        drafts: dict[int, list[str]] = {}
+        left = budget
+        for index in _by_rank(ranked, spoken, keywords):
+            # A run-on chunk cut by the sentence splitter is not a whole sentence.
+            if index in skip or not sentences[index] or sentences[index][-1] not in TERMINAL:
+                continue
+            tokens = paraphrase(sentences[index], seed, _WHOLE, names)
+            words = sum(1 for t in tokens if is_word(t))
+            if words < 4 or words > per_line - OPENER_WORDS or words + OPENER_WORDS > left:
+                continue
+            if _ends_mid_clause(tokens):
+                continue
+            drafts[index] = tokens
+            left -= words + OPENER_WORDS
+            if len(drafts) == count:
+                break
+        if len(drafts) < MIN_BODY_LINES:
+            raise NothingToSay(
+                f"script: the source has {len(drafts)} sentences short and complete enough for a body line; "
+                f"at least {MIN_BODY_LINES} are needed; {LLM_ADVICE}"
+            )
         used: set[str] = set()
         body: list[str] = []
-        for position, line in enumerate(lines):
+        order = sorted(drafts)
+        lines = [drafts[i] for i in order]
+        for position, tokens in enumerate(lines):
             opener = _opener(position, len(lines), used, seed)
             used.add(opener)
-            room = per_line - word_count(opener)
-            if isinstance(line, str):  # our own padding line: already original, only trimmed
-                tokens = condense(normalise_start(tokenize(line), frozenset()), room)
-            else:
-                tokens = paraphrase(line, seed, room, names)
             body.append(render([opener, *tokens]))
-        return body
+        return body, order
+
+
+def _never_lowercase(sentences: list[list[str]]) -> frozenset[str]:
+    """Capitalised sentence openers the speaker never says in lower case and that are no small word: names."""
+    lower = {t for s in sentences for t in s if t.islower()}
+    return frozenset(
+        s[0]
+        for s in sentences
+        if s
+        and s[0][:1].isupper()
+        and s[0].lower() not in lower
+        and s[0].lower() not in STOPWORDS
+        and not s[0].lower().endswith("ly")
+    )
+
+
+def _by_rank(ranked: list[int], spoken: list[list[str]], keywords: Keywords) -> list[int]:
+    """`ranked` (transcript order) re-ordered most informative first, as rank_sentences scored them."""
+    order = rank_sentences(spoken, keywords)
+    position = {index: n for n, index in enumerate(order)}
+    return sorted(ranked, key=lambda i: position.get(i, len(order)))
+
+
+def _ends_mid_clause(tokens: list[str]) -> bool:
+    words = [t.lower() for t in tokens if is_word(t)]
+    return not words or words[-1] in DANGLING
 
 
 def _opener(position: int, lines: int, used: set[str], seed: str) -> str:
@@ -144,8 +259,7 @@ def _title_case(phrase: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in phrase.split())
 
 
-def _hashtags(keywords: Keywords, topic: str) -> list[str]:
-    """3-6 tags in [a-z0-9]+: the niche, the key phrase, top keywords, then "shorts"."""
-    phrase = keywords.phrase if keywords.tf else ""  # not the "this tip" of speech without content words
-    tags = [tag for tag in normalise_hashtags([topic, phrase, *keywords.top(4), "tips", "howto"]) if tag != "shorts"]
+def _hashtags(phrase: str, nouns: list[str], topic: str) -> list[str]:
+    """3-6 tags in [a-z0-9]+: the niche, the key phrase and the topical nouns, then "shorts"."""
+    tags = [tag for tag in normalise_hashtags([topic, phrase, *nouns]) if tag != "shorts"]
     return [*tags[:5], "shorts"]

@@ -6,7 +6,7 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass
 
-from resources.rewrite.local.lexicon import DOMAINS, FILLERS, NICHE_WORDS, PRONOUNS, STOPWORDS, VERBS
+from resources.rewrite.local.lexicon import ADJECTIVES, DOMAINS, FILLERS, NICHE_WORDS, PRONOUNS, STOPWORDS, VERBS
 from resources.rewrite.local.text import tokenize
 
 
@@ -36,14 +36,14 @@ def _lemma_map(counts: Counter[str]) -> dict[str, str]:
 
 
 def is_topic_word(word: str) -> bool:
-    """True for a word that can name a topic (a title word, a hashtag): not a function word, pronoun or verb.
+    """True for a word that can name a topic (a title word, a hashtag): no function word, pronoun, verb, adjective.
 
     Past forms (-ed) and -ly adverbs never are; an -ing form only when it names a niche ("cooking").
     """
     word = word.lower().replace("'", "")
     if not word.isalpha() or len(word) < 3 or word in STOPWORDS or word in FILLERS:
         return False
-    if word in PRONOUNS or word in VERBS or word.endswith("ly"):
+    if word in PRONOUNS or word in VERBS or word in ADJECTIVES or word.endswith("ly"):
         return False
     if word.endswith("ed") and not word.endswith("eed") and len(word) > 4:
         return False

@@ -88,6 +88,7 @@ LEADING_CONNECTIVES = word_set("grammar", "leading_connectives")
 CONJUNCTIONS = word_set("grammar", "conjunctions")
 PRONOUNS = word_set("grammar", "pronouns")
 VERBS = word_set("grammar", "verbs")
+ADJECTIVES = word_set("grammar", "adjectives")
 
 # contractions.toml, numbers.toml, phrases.toml, synonyms.toml: the paraphrase's rewrites
 CONTRACTIONS = text_table("contractions", "contractions")
@@ -105,7 +106,6 @@ DESCRIPTION_CLOSERS = text_list("templates", "description_closers")
 FIRST_OPENERS = text_list("templates", "first_openers")
 MIDDLE_OPENERS = text_list("templates", "middle_openers")
 LAST_OPENERS = text_list("templates", "last_openers")
-PADDING_LINES = text_list("templates", "padding_lines")
 
 # domains.toml: niches recognised by vocabulary
 DOMAINS = {name: frozenset(words.split()) for name, words in text_table("domains", "domains").items()}

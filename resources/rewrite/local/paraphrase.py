@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from resources.rewrite.local.clauses import condense, reorder_clauses
+from resources.rewrite.local.clauses import reorder_clauses
 from resources.rewrite.local.fillers import drop_fillers
 from resources.rewrite.local.lexicon import CONTRACTIONS, EXPANSIONS, LEADING_CONNECTIVES, NUMBERS, PHRASES, SYNONYMS
 from resources.rewrite.local.stable_choice import pick
@@ -102,7 +102,10 @@ def clean_punctuation(tokens: list[str]) -> list[str]:
 
 
 def paraphrase(sentence: list[str], seed: str, max_words: int, names: frozenset[str] = frozenset()) -> list[str]:
-    """Rewrite one tokenized sentence in new words; returns tokens (no opener), at most `max_words` words."""
+    """Rewrite one tokenized sentence in new words; returns tokens (no opener), the whole sentence, never cut.
+
+    `max_words` only limits the clause reordering: a sentence longer than that is not turned around.
+    """
     tokens = normalise_start(clean_punctuation(sentence), names)
     tokens = drop_fillers(tokens)
     tokens = flip_contractions(tokens)
@@ -112,7 +115,6 @@ def paraphrase(sentence: list[str], seed: str, max_words: int, names: frozenset[
     # The opener takes the place of a leading "and", "so", "then"...
     while tokens and (tokens[0].lower() in LEADING_CONNECTIVES or not is_word(tokens[0])):
         tokens = tokens[1:]
-    tokens = condense(tokens, max(1, max_words))
     if tokens and tokens[-1] not in TERMINAL:
         tokens = [*(tokens[:-1] if tokens[-1] in PUNCT else tokens), "."]
     return tokens

@@ -9,7 +9,7 @@ from resources.rewrite.local.lexicon import BREAK_BEFORE, FILLERS, NO_BREAK_AFTE
 TERMINAL = frozenset(".!?")
 PUNCT = frozenset('.,;:!?—–-…"')
 
-_TOKEN = re.compile(r"\$?\d+(?:[.,:]\d+)*%?|[^\W\d_]+(?:['\-][^\W\d_]+)*|[^\w\s]")
+_TOKEN = re.compile(r"\$?\d+(?:[.,:]\d+)*(?:%|[a-z]{1,2}\b)?|[^\W\d_]+(?:['\-][^\W\d_]+)*|[^\w\s]")
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|[♪♫]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 # Whisper sometimes returns a minute of speech without a full stop: longer "sentences" are cut into chunks.
@@ -50,10 +50,24 @@ def speech_text(text: str) -> str:
     return re.sub(r"\s+", " ", _NON_SPEECH.sub(" ", text)).strip()
 
 
+# A full stop after these ends no sentence ("St. Olaf", "Dr. Smith").
+_ABBREVIATIONS = ("St.", "Mr.", "Mrs.", "Ms.", "Dr.", "Jr.", "Sr.", "vs.", "etc.", "Mt.", "No.")
+
+
+def _joined_abbreviations(parts: list[str]) -> list[str]:
+    out: list[str] = []
+    for part in parts:
+        if out and out[-1].endswith(_ABBREVIATIONS):
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of `text`; unpunctuated run-ons are cut into chunks of 8-20 words at clause boundaries."""
     sentences: list[str] = []
-    for part in _SENTENCE_END.split(speech_text(text)):
+    for part in _joined_abbreviations(_SENTENCE_END.split(speech_text(text))):
         words = part.split()
         if not words:
             continue
@@ -67,7 +81,12 @@ def split_sentences(text: str) -> list[str]:
             strong = bare in BREAK_BEFORE or (chunk and chunk[-1][-1:] in ",;:")
             # A subject pronoun often opens a new clause in speech ("...enough you want it to...").
             weak = bare in PRONOUN_SUBJECTS and chunk and chunk[-1].lower() not in NO_BREAK_AFTER
-            if chunk and ((said >= 8 and strong) or (said >= 10 and weak) or said >= 20):
+            if chunk and ((said >= 8 and strong) or (said >= 10 and weak)):
+                # Cut at a clause boundary: a whole clause, so it ends like a sentence.
+                sentences.append(" ".join(chunk).rstrip(",;:") + ".")
+                chunk = []
+            elif chunk and said >= 20:
+                # Cut at a word count: no full stop, so no body line is made of it.
                 sentences.append(" ".join(chunk))
                 chunk = []
             chunk.append(word)
