@@ -141,7 +141,8 @@ class LocalEngine:
         topic = self.channel_topic or (keywords.topic if is_topic_word(keywords.topic) else nouns[0])
         k2 = next((w for w in nouns if w not in phrase.split()), topic)
 
-        hook = pick(HOOKS, seed, "hook").format(k=phrase, k2=k2)
+        spelled = _spelling(sentences)
+        hook = pick(HOOKS, seed, "hook").format(k=_spelled(phrase, spelled), k2=_spelled(k2, spelled))
         if word_count(hook) > MAX_HOOK_WORDS:
             hook = f"Here's the short version on {phrase}."
         hook = hook[:1].upper() + hook[1:]
@@ -215,6 +216,17 @@ class LocalEngine:
             used.add(opener)
             body.append(render([opener, *tokens]))
         return body, order
+
+
+def _spelling(sentences: list[list[str]]) -> dict[str, str]:
+    """How the transcript writes each word ("york" -> "York"); mid-sentence spellings win over first words."""
+    names = _never_lowercase(sentences)
+    first = {s[0].lower().replace("'", ""): s[0] for s in sentences if s and s[0] in names}
+    return first | {t.lower().replace("'", ""): t for s in sentences for t in s[1:] if is_word(t)}
+
+
+def _spelled(phrase: str, spelling: dict[str, str]) -> str:
+    return " ".join(spelling.get(word, word) for word in phrase.split())
 
 
 def _never_lowercase(sentences: list[list[str]]) -> frozenset[str]:
