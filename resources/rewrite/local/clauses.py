@@ -1,8 +1,7 @@
-"""Clause-level edits of a tokenized sentence: swap a condition or a reason to the other side, cut to length."""
+"""Clause-level edits of a tokenized sentence: swap a condition or a reason to the other side (never a cut)."""
 
 from __future__ import annotations
 
-from resources.rewrite.local.lexicon import BREAK_BEFORE, DANGLING
 from resources.rewrite.local.text import TERMINAL, is_word
 
 
@@ -29,22 +28,3 @@ def reorder_clauses(tokens: list[str], max_words: int) -> list[str]:
         if k >= 3 and len(body) - k - 1 >= 3:
             return ["because", *body[k + 1 :], ",", *body[:k], *(end or ["."])]
     return tokens
-
-
-def condense(tokens: list[str], max_words: int) -> list[str]:
-    """Cut a line to `max_words` words, preferring a clause boundary, and never ending on a small word."""
-    words = [i for i, t in enumerate(tokens) if is_word(t)]
-    if len(words) <= max_words:
-        return tokens
-    limit = words[max_words - 1] + 1  # token index just past the last word that fits
-    # A clause boundary is preferred only if the cut keeps at least 60% of what fits.
-    floor = words[max(1, (max_words * 3) // 5) - 1]
-    cut = limit
-    for i in range(limit, floor, -1):
-        if tokens[i] in ",:" or tokens[i].lower() in BREAK_BEFORE:
-            cut = i
-            break
-    kept = tokens[:cut]
-    while len(kept) > 1 and (not is_word(kept[-1]) or kept[-1].lower() in DANGLING):
-        kept.pop()
-    return [*kept, "."]
