@@ -19,13 +19,14 @@ from cli.sample_source import make_sample_source
 from resources.media.probe import probe
 from resources.partition_keys import key_for_file
 from resources.settings import PROJECT_ROOT
+from tests.conftest import SHORT_NARRATION
 from tests.system.daemon import isolated_env, start_process, stop_process_group, tail, write_dagster_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 BIN = Path(sys.executable).parent
 DEADLINE_S = 300.0  # daemon start, two watch-folder ticks 30 s apart (a file must hold still), the whole chain
-NARRATION = ["Freeze chopped herbs in olive oil inside an ice cube tray."]
+NARRATION = SHORT_NARRATION  # one sentence is refused as too little to say
 
 
 def wait_for_finished_run(instance: DagsterInstance, key: str, daemon_log: Path) -> DagsterRun:

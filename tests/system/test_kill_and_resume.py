@@ -45,6 +45,7 @@ from resources.media.store import MediaStore
 from resources.partition_keys import key_for_file
 from resources.records import SourceRequest
 from resources.settings import PROJECT_ROOT, PipelineSettings
+from tests.conftest import SHORT_NARRATION
 from tests.system.daemon import isolated_env, start_process, stop_process_group, tail, write_dagster_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(180)]
@@ -55,9 +56,9 @@ KILLED_STAGE = "short_video"
 FINISHED_STAGES = ["source_video", "transcript", "script", "voiceover", "avatar_video"]
 RENDER_START_DEADLINE_S = 180.0  # daemon start, two watch-folder ticks 30 s apart, queue, launch, five stages
 FAILURE_DEADLINE_S = 90.0
-# One sentence still makes a ~14 s short (hook and call to action are added): its render takes seconds, so it is
-# still running when the test reacts to its STEP_START (≈0.2 s).
-NARRATION = ["Freeze chopped herbs in olive oil inside an ice cube tray."]
+# The shortest narration the offline rewriter makes a script of (three sentences; one is refused as too little
+# to say). Its render takes seconds, so it is still running when a test reacts to its STEP_START (≈0.2 s).
+NARRATION = SHORT_NARRATION
 # On top of the production instance: monitoring polls every 2 s, and no automatic retry (the test re-executes).
 MONITORING_WITHOUT_RETRIES = {
     "run_monitoring": {

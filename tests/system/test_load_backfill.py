@@ -39,6 +39,7 @@ from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.records import SourceRequest
 from resources.settings import PROJECT_ROOT, PipelineSettings
+from tests.conftest import SHORT_NARRATION
 from tests.system.daemon import start_process, stop_process_group, tail, write_dagster_home
 from tests.system.local_servers import free_port, wait_for_webserver
 
@@ -129,7 +130,7 @@ def test_a_50_partition_backfill_keeps_every_pool_at_its_limit(
     webserver: tuple[str, Path, dict[str, str]], tmp_path: Path
 ) -> None:
     url, home, env = webserver
-    clip = make_sample_source(tmp_path / "clip.mp4", narration=["Freeze chopped herbs in olive oil."])
+    clip = make_sample_source(tmp_path / "clip.mp4", narration=SHORT_NARRATION)
     keys = [f"file-load-{index:03d}" for index in range(PARTITIONS)]
     defs = build_definitions(PipelineSettings(data_dir=env["SHORTS_DATA_DIR"]))
     for key in keys:
