@@ -165,33 +165,17 @@ def main() -> None:
         folder = Path(tmp)
         source, avatar, voice, cues = make_inputs(folder, duration_s)
         renderer = Renderer(preset=opts.preset, crf=opts.crf)
-        out = folder / "short.mp4"
-        render_s, render_cpu = timed(
-            lambda: renderer.render(
-                source_path=source,
-                avatar_path=avatar,
-                voice_path=voice,
-                cues=cues,
-                duration_s=duration_s,
-                out_path=out,
-                subtitles_path=folder / "short.ass",
-                layout="avatar_over_blur",
-            )
-        )
-        face_out = folder / "face_crop.mp4"
+        out, face_out = folder / "short.mp4", folder / "face_crop.mp4"
+
+        def render(layout: str, to: Path) -> str:
+            return renderer.render(
+                source_path=source, avatar_path=avatar, voice_path=voice, cues=cues, duration_s=duration_s,
+                out_path=to, subtitles_path=to.with_suffix(".ass"), layout=layout,
+            )  # fmt: skip
+
+        render_s, render_cpu = timed(lambda: render("avatar_over_blur", out))
         # face_crop on the same source: face sampling (in this process, so only in the wall time) + cropped render.
-        face_s, face_cpu = timed(
-            lambda: renderer.render(
-                source_path=source,
-                avatar_path=avatar,
-                voice_path=voice,
-                cues=cues,
-                duration_s=duration_s,
-                out_path=face_out,
-                subtitles_path=folder / "face_crop.ass",
-                layout="face_crop",
-            )
-        )
+        face_s, face_cpu = timed(lambda: render("face_crop", face_out))
         detect_start = time.perf_counter()
         sample_faces(source)
         detect_s = time.perf_counter() - detect_start

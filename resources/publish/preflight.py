@@ -21,6 +21,7 @@ from resources.http.secrets import redact
 from resources.publish.caption_rules import caption_problems, caption_usage
 from resources.publish.captions import Caption
 from resources.publish.oauth import AccessTokens, auth_command, env_name
+from resources.publish.platforms.common import json_object
 
 if TYPE_CHECKING:
     from resources.publish.publisher import Publisher
@@ -103,11 +104,7 @@ class Probe:
             response = self.http.request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise Misconfigured(f"cannot reach {self.platform} ({type(exc).__name__}); check the network") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        return response.status_code, body if isinstance(body, dict) else {}
+        return response.status_code, json_object(response)
 
     def auth_fix(self, why: str) -> Misconfigured:
         return Misconfigured(f"{why}; run {auth_command(self.platform)}")
