@@ -25,3 +25,14 @@ class RetryableError(PipelineError):
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class MetricsUnavailable(PipelineError):
+    """A platform could not give a post's numbers; `status` says why (see resources.analytics.records).
+
+    Recorded on that platform's metrics; never fails the other platforms or loses the series.
+    """
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status

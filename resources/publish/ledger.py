@@ -12,8 +12,8 @@ the platform cannot tell whether it posted, the row turns `unconfirmed` and ever
 lease (renewed by a heartbeat) runs out; the next publish takes it over together with the create call it may
 have sent, which it looks up rather than sends again.
 
-Migration: there is no Alembic yet. New tables are only ever added (`create_all` creates what is missing, in
-SQLite files and PostgreSQL databases made by older versions); existing tables and columns are never changed.
+The tables live in `resources.database.tables`; `resources.database.engine` opens the database and brings its
+schema up to date.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from resources.database.engine import open_database
+from resources.database.tables import posts, reservations, upload_state
 from resources.errors import ProviderError, RetryableError
 from resources.records import Post
 
@@ -62,80 +64,11 @@ class UnconfirmedPost(ProviderError):
         )
 
 
-_metadata = sa.MetaData()
-posts = sa.Table(
-    "shorts_posts",
-    _metadata,
-    sa.Column("partition_key", sa.String(64), primary_key=True),
-    sa.Column("platform", sa.String(32), primary_key=True),
-    sa.Column("remote_id", sa.String(256), nullable=False),
-    sa.Column("record_json", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
-)
-upload_state = sa.Table(
-    "shorts_upload_state",
-    _metadata,
-    sa.Column("partition_key", sa.String(64), primary_key=True),
-    sa.Column("platform", sa.String(32), primary_key=True),
-    sa.Column("state_json", sa.Text, nullable=False),
-)
-# Added after the two tables above (create_all adds it to older ledgers); the primary key is the reservation.
-reservations = sa.Table(
-    "shorts_post_reservations",
-    _metadata,
-    sa.Column("partition_key", sa.String(64), primary_key=True),
-    sa.Column("platform", sa.String(32), primary_key=True),
-    sa.Column("state", sa.String(16), nullable=False),  # publishing | unconfirmed
-    sa.Column("owner", sa.String(128), nullable=False),
-    sa.Column("renewed_at", sa.Float, nullable=False),  # epoch seconds: the lease
-    sa.Column("create_json", sa.Text, nullable=False, default=""),  # the create call in flight, if any
-    sa.Column("record_json", sa.Text, nullable=False, default=""),  # unconfirmed: the Post as far as it is known
-    sa.Column("check_text", sa.Text, nullable=False, default=""),  # unconfirmed: what the operator must check
-)
-
-
-class _Engines:
-    """One engine (and one create_all) per URL, also with publishes in several threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_url: dict[str, sa.Engine] = {}
-
-    def __call__(self, url: str) -> sa.Engine:
-        with self._lock:
-            if url not in self._by_url:
-                engine = sa.create_engine(url, pool_pre_ping=True)
-                try:
-                    _metadata.create_all(engine)  # adds only the tables that are missing
-                except sa.exc.DBAPIError:
-                    # Another process created the same table at the same moment (PostgreSQL's catalog refuses
-                    # the second CREATE); by now it exists, so checking again finds everything in place.
-                    _metadata.create_all(engine)
-                self._by_url[url] = engine
-            return self._by_url[url]
-
-    def cache_clear(self) -> None:
-        with self._lock:
-            self._by_url.clear()
-
-
-_engine = _Engines()
-
-
-def ledger_url(location: str) -> str:
-    """A SQLAlchemy URL for `location`: a URL as is, a file path as SQLite."""
-    if "://" in location:
-        return location
-    path = Path(location).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
-
-
 class PublishLedger:
     """Records each post as soon as the platform (or the outbox) returns its id."""
 
     def __init__(self, location: str | Path) -> None:
-        self.engine = _engine(ledger_url(str(location)))
+        self.engine = open_database(str(location))
 
     def get(self, partition_key: str, platform: str) -> Post | None:
         query = sa.select(posts.c.record_json).where(

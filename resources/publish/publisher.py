@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from dagster import ConfigurableResource
 from pydantic import BaseModel, Field
 
-from resources.errors import ConfigurationError
+from resources.analytics.records import MetricsReading
+from resources.errors import ConfigurationError, MetricsUnavailable, ProviderError, RetryableError
 from resources.http.deadline import SYSTEM_CLOCK, Clock
 from resources.http.retry import RetrySettings
 from resources.http.settings import ClientSettings
@@ -67,6 +68,15 @@ class PublishEngine(Protocol):
     name: str
 
     def publish(self, request: PostRequest) -> Post: ...
+
+
+class MetricsEngine(Protocol):
+    """An API engine that can read a post's numbers back (the analytics loop)."""
+
+    def metrics(self, post: Post) -> dict[str, float]:
+        """Metric name (resources.analytics.records.METRICS) -> value; raise MetricsUnavailable with its status
+        (deleted, revoked, missing_scope, rate_limited, failed) when the platform cannot give them."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +209,33 @@ class Publisher(ConfigurableResource):
 
     def ledger(self) -> PublishLedger:
         return PublishLedger(self.ledger_path)
+
+    def fetch_metrics(self, post: Post, *, clock: Clock = SYSTEM_CLOCK) -> MetricsReading:
+        """The post's numbers now, or the reason there are none; never raises for one platform's trouble."""
+        observed_at = datetime.now(UTC)
+        base = {
+            "partition_key": post.partition_key,
+            "platform": post.platform,
+            "remote_id": post.remote_id,
+            "observed_at": observed_at,
+        }
+        engine = self.engine(self.ledger().checkpoint(post.partition_key, post.platform), clock)
+        if not hasattr(engine, "metrics"):
+            return MetricsReading(
+                **base,
+                status="failed",
+                detail=f"{post.platform}: the {engine.name} publisher has no audience to read; import the "
+                "platform's analytics export instead (shorts metrics-import)",
+            )
+        try:
+            values = cast(MetricsEngine, engine).metrics(post)
+        except MetricsUnavailable as exc:
+            return MetricsReading(**base, status=exc.status, detail=str(exc))  # type: ignore[arg-type]
+        except RetryableError as exc:
+            return MetricsReading(**base, status="rate_limited", detail=str(exc))
+        except (ProviderError, ConfigurationError) as exc:
+            return MetricsReading(**base, status="failed", detail=str(exc))
+        return MetricsReading(**base, values=values)
 
     def publish(self, request: PostRequest, *, clock: Clock = SYSTEM_CLOCK) -> PublishOutcome:
         """Publish unless the ledger already holds a post for (partition, platform).

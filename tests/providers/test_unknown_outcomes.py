@@ -17,10 +17,11 @@ import httpx
 import pytest
 
 from cli.__main__ import main as shorts
+from resources.database.engine import open_database
 from resources.errors import RetryableError
 from resources.http.deadline import SYSTEM_CLOCK, Clock, FakeClock
 from resources.publish import Publisher
-from resources.publish.ledger import PublishInProgress, PublishLedger, UnconfirmedPost, _engine
+from resources.publish.ledger import PublishInProgress, PublishLedger, UnconfirmedPost
 from resources.publish.platforms import client as platform_client
 from resources.publish.platforms import linkedin, tiktok
 from resources.publish.publisher import PublishOutcome
@@ -48,7 +49,7 @@ def ledger_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         return
     name = request.getfixturevalue("postgres_db")
     yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    _engine.cache_clear()
+    open_database.cache_clear()
 
 
 def resolve(ledger: str, platform: str, *outcome: str) -> int:

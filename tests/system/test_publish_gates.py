@@ -129,9 +129,9 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
     finally:
-        from resources.publish.ledger import _engine
+        from resources.database.engine import open_database
 
-        _engine.cache_clear()
+        open_database.cache_clear()
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
