@@ -111,7 +111,7 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
             platform=platform,
             provider=settings.publish_provider(platform),
             outbox_dir=str(data / "outbox"),
-            ledger_path=settings.ledger_url or str(data / "publish_ledger.sqlite3"),
+            ledger_path=settings.database_location,
             dry_run=settings.publish_dry_run,
             require_approval=settings.require_approval,
             caption_template=settings.caption_template(platform),

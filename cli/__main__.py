@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import accounts, auth, backfill, demo, health, metrics, pools, posts, submit
+from cli import accounts, auth, backfill, db, demo, health, metrics, pools, posts, submit
 from resources.errors import PipelineError
 
-COMMANDS = (demo, submit, backfill, auth, accounts, health, metrics, pools, posts)
+COMMANDS = (demo, submit, backfill, auth, accounts, health, metrics, pools, posts, db)
 
 
 def main(argv: list[str] | None = None) -> int:

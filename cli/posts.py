@@ -31,16 +31,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(run=run)
 
 
-def ledger_location(settings: PipelineSettings) -> str:
-    """Where the deployment's ledger is, as `definitions.py` configures the publishers."""
-    return settings.ledger_url or str(settings.data_path / "publish_ledger.sqlite3")
-
-
 def run(args: argparse.Namespace) -> int:
     # Imported here: the ledger loads SQLAlchemy.
     from resources.publish.ledger import PublishLedger
 
-    ledger = PublishLedger(args.ledger or ledger_location(PipelineSettings.from_env()))
+    ledger = PublishLedger(args.ledger or PipelineSettings.from_env().database_location)
     where = f"{args.platform}[{args.partition}]"
     if args.action == "show":
         posted = ledger.get(args.partition, args.platform)

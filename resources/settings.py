@@ -63,7 +63,9 @@ class PipelineSettings(BaseModel):
     publish_providers: str = Field(
         default="", description="Platforms that publish through their API, e.g. 'youtube=api,x=api'; others: outbox."
     )
-    ledger_url: str = Field(default="", description="Publish ledger: SQLAlchemy URL (PostgreSQL); empty = SQLite.")
+    ledger_url: str = Field(
+        default="", description="The pipeline's database (ledger, metrics): SQLAlchemy URL; empty = SQLite."
+    )
     require_approval: bool = False
     publish_privacy: Literal["public", "unlisted", "private"] = "public"
     instagram_account_id: str = ""
@@ -110,6 +112,11 @@ class PipelineSettings(BaseModel):
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def database_location(self) -> str:
+        """The pipeline's database (publish ledger and metrics series): the URL, or the SQLite file."""
+        return self.ledger_url or str(self.data_path / "publish_ledger.sqlite3")
 
     @property
     def watch_path(self) -> Path:
