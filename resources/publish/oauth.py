@@ -72,13 +72,20 @@ OAUTH: dict[str, OAuthSpec] = {
     "youtube": OAuthSpec(
         "https://accounts.google.com/o/oauth2/v2/auth",
         "https://oauth2.googleapis.com/token",
-        ("https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly"),
+        # youtube.readonly also reads videos.list statistics; yt-analytics.readonly is the YouTube Analytics API's
+        # (views, watch time, average view duration: https://developers.google.com/youtube/analytics/reference).
+        (
+            "https://www.googleapis.com/auth/youtube.upload",
+            "https://www.googleapis.com/auth/youtube.readonly",
+            "https://www.googleapis.com/auth/yt-analytics.readonly",
+        ),
         extra_authorize=(("access_type", "offline"), ("prompt", "consent")),
     ),
     "tiktok": OAuthSpec(
         "https://www.tiktok.com/v2/auth/authorize/",
         "https://open.tiktokapis.com/v2/oauth/token/",
-        ("user.info.basic", "video.publish", "video.upload"),
+        # video.list: /v2/video/query/ reads the posts' counts (https://developers.tiktok.com/doc/tiktok-api-v2-video-query).
+        ("user.info.basic", "video.publish", "video.upload", "video.list"),
         scope_separator=",",
         client_id_param="client_key",
         challenge_encoding="hex",
