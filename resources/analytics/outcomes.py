@@ -89,9 +89,10 @@ def post_outcomes(observations: Iterable[Observation], posts: Iterable[Post]) ->
         metrics = latest[key]
         views = metrics["views"][1]
         engaged = sum(metrics[name][1] for name in ENGAGEMENT_METRICS if name in metrics)
-        reached = at_checkpoint.get(key)
-        checkpoint, value = reached if reached else (None, None)
-        baseline = baselines.get((key[1], reached[0])) if reached else None
+        compared = at_checkpoint.get(key)
+        checkpoint = compared[0] if compared else None
+        value = compared[1] if compared else None
+        baseline = baselines.get((key[1], compared[0])) if compared else None
         outcomes.append(
             PostOutcome(
                 partition_key=key[0],
