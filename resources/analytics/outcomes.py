@@ -91,7 +91,7 @@ def post_outcomes(observations: Iterable[Observation], posts: Iterable[Post]) ->
         engaged = sum(metrics[name][1] for name in ENGAGEMENT_METRICS if name in metrics)
         compared = at_checkpoint.get(key)
         checkpoint = compared[0] if compared else None
-        value = compared[1] if compared else None
+        compared_views = compared[1] if compared else None
         baseline = baselines.get((key[1], compared[0])) if compared else None
         outcomes.append(
             PostOutcome(
@@ -101,9 +101,9 @@ def post_outcomes(observations: Iterable[Observation], posts: Iterable[Post]) ->
                 views=views,
                 engagement=engaged / views if views > 0 else 0.0,
                 checkpoint_h=checkpoint,
-                views_at_checkpoint=value,
+                views_at_checkpoint=compared_views,
                 baseline_views=baseline,
-                relative=(value / baseline) if value is not None and baseline else None,
+                relative=(compared_views / baseline) if compared_views is not None and baseline else None,
             )
         )
     return outcomes
