@@ -90,7 +90,7 @@ def post_outcomes(observations: Iterable[Observation], posts: Iterable[Post]) ->
         views = metrics["views"][1]
         engaged = sum(metrics[name][1] for name in ENGAGEMENT_METRICS if name in metrics)
         compared = at_checkpoint.get(key)
-        checkpoint = compared[0] if compared else None
+        compared_at = compared[0] if compared else None
         compared_views = compared[1] if compared else None
         baseline = baselines.get((key[1], compared[0])) if compared else None
         outcomes.append(
@@ -100,7 +100,7 @@ def post_outcomes(observations: Iterable[Observation], posts: Iterable[Post]) ->
                 age_h=points[-1][0],
                 views=views,
                 engagement=engaged / views if views > 0 else 0.0,
-                checkpoint_h=checkpoint,
+                checkpoint_h=compared_at,
                 views_at_checkpoint=compared_views,
                 baseline_views=baseline,
                 relative=(compared_views / baseline) if compared_views is not None and baseline else None,
