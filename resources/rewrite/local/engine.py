@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from resources.errors import InputRejected
 from resources.records import Script, Transcript
+from resources.rewrite.local.claims import find_claims
 from resources.rewrite.local.fillers import drop_fillers
-from resources.rewrite.local.keywords import Keywords, extract_keywords, is_topic_word
+from resources.rewrite.local.headline import claim_hook, claim_title, phrase_hook, phrase_title
+from resources.rewrite.local.keywords import Keywords, content_words, extract_keywords, is_topic_word
 from resources.rewrite.local.lexicon import (
     CALLS_TO_ACTION,
     DANGLING,
     DESCRIPTION_CLOSERS,
     DESCRIPTION_OPENERS,
     FIRST_OPENERS,
-    HOOKS,
     LAST_OPENERS,
     MIDDLE_OPENERS,
     STOPWORDS,
-    TITLES,
 )
 from resources.rewrite.local.paraphrase import paraphrase
 from resources.rewrite.local.selection import body_sentences, rank_sentences
@@ -32,7 +34,7 @@ from resources.rewrite.local.text import (
     tokenize,
     word_count,
 )
-from resources.rewrite.originality import similarity
+from resources.rewrite.originality import similarity, words
 from resources.rewrite.script_parts import fit_title, normalise_hashtags, with_credit
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ OPENER_WORDS = 2
 _WHOLE = 10_000
 # Seeds tried, in turn, when a draft copies too much of its source.
 ATTEMPTS = 6
+# Claims tried, strongest first, before the hook falls back to a key-phrase template.
+CLAIMS_TRIED = 3
 LLM_ADVICE = "pick a longer video or use an LLM provider (provider=openai; base_url for Ollama, vLLM, llama.cpp)"
 
 
@@ -65,6 +69,17 @@ class NotOriginal(InputRejected):
         super().__init__(message)
         self.similarity = similarity
         self.threshold = threshold
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A script and where it comes from in the transcript."""
+
+    script: Script
+    used: list[int]
+    """Indices of the sentences the body says again, in body order."""
+    claim: int
+    """Index of the sentence whose claim the hook states; -1 when the hook is a key-phrase template."""
 
 
 class LocalEngine:
@@ -98,22 +113,29 @@ class LocalEngine:
         base = transcript_seed(sentences)
         best: tuple[float, Script] | None = None
         skip: set[int] = set()
-        # The other choices, in turn: new synonyms (another seed), then without the most copied line.
+        skip_claims: set[int] = set()
+        # The other choices, in turn: new synonyms (another seed), then without the most copied line (the hook's
+        # claim or a body line).
         for attempt in range(ATTEMPTS):
             seed = base if attempt == 0 else f"{base}#{attempt}"
             try:
-                script, used = self._draft(sentences, spoken, seed, skip, source_title, source_uploader)
+                draft = self._draft(sentences, spoken, seed, skip, skip_claims, source_title, source_uploader)
             except NothingToSay:
                 if best is None:
                     raise
                 break
+            script, used = draft.script, draft.used
             score = similarity(script.text, transcript.text)
             if score < self.max_similarity:  # as the script_is_original check decides
                 return script
             if best is None or score < best[0]:
                 best = (score, script)
             copied = max(used, key=lambda i: similarity(script.body[used.index(i)], transcript.text))
-            skip.add(copied)
+            copied_line = similarity(script.body[used.index(copied)], transcript.text)
+            if draft.claim >= 0 and similarity(script.hook, transcript.text) >= copied_line:
+                skip_claims.add(draft.claim)
+            else:
+                skip.add(copied)
         assert best is not None
         raise NotOriginal(
             f"script: the offline draft repeats {best[0]:.0%} of its 3-word phrases from the transcript "
@@ -129,10 +151,11 @@ class LocalEngine:
         spoken: list[list[str]],
         seed: str,
         skip: set[int],
+        skip_claims: set[int],
         source_title: str,
         source_uploader: str,
-    ) -> tuple[Script, list[int]]:
-        """One script and the indices of the sentences its body says again, without those in `skip`."""
+    ) -> Draft:
+        """One script, without the body sentences in `skip` and the hook claims of the sentences in `skip_claims`."""
         keywords = extract_keywords(spoken, extra=source_title)
         nouns = keywords.topics(4)
         if not nouns:
@@ -142,13 +165,35 @@ class LocalEngine:
         k2 = next((w for w in nouns if w not in phrase.split()), topic)
 
         spelled = _spelling(sentences)
-        hook = pick(HOOKS, seed, "hook").format(k=_spelled(phrase, spelled), k2=_spelled(k2, spelled))
-        if word_count(hook) > MAX_HOOK_WORDS:
-            hook = f"Here's the short version on {phrase}."
-        hook = hook[:1].upper() + hook[1:]
+        names = proper_names(sentences) | _never_lowercase(sentences)
         call_to_action = pick(CALLS_TO_ACTION, seed, "cta").format(t=topic)
-        budget = self.max_words - word_count(hook) - word_count(call_to_action)
-        body, used = self._body(sentences, spoken, keywords, seed, budget, skip)
+        claims = find_claims(spoken, keywords, max_words=MAX_HOOK_WORDS, seed=seed)
+        headline: tuple[str, str, list[str], list[int], int] | None = None
+        for claim in [c for c in claims if c.sentence not in skip_claims][:CLAIMS_TRIED]:
+            hook = claim_hook(claim, seed, names)
+            if word_count(hook) > MAX_HOOK_WORDS:
+                continue
+            budget = self.max_words - word_count(hook) - word_count(call_to_action)
+            body, used = self._body(sentences, spoken, keywords, seed, budget, skip)
+            # The body says what the hook does not: the claim's sentence is left out when as many lines remain.
+            if claim.sentence in used:
+                with contextlib.suppress(NothingToSay):
+                    other = self._body(sentences, spoken, keywords, seed, budget, skip | {claim.sentence})
+                    if len(other[0]) >= len(body):
+                        body, used = other
+            if _repeats(hook, body[0]):
+                continue
+            headline = (hook, claim_title(claim, keywords, phrase, spelled, seed), body, used, claim.sentence)
+            break
+        if headline is None:
+            k2_said = k2 if _said_together(phrase, k2, spoken, keywords) else ""
+            hook = phrase_hook(_spelled(phrase, spelled), _spelled(k2_said, spelled), seed)
+            if word_count(hook) > MAX_HOOK_WORDS:
+                hook = f"Here's the short version on {_spelled(phrase, spelled)}."
+            budget = self.max_words - word_count(hook) - word_count(call_to_action)
+            body, used = self._body(sentences, spoken, keywords, seed, budget, skip)
+            headline = (hook, phrase_title(phrase, k2_said, spelled, seed), body, used, -1)
+        hook, title, body, used, claim_sentence = headline
 
         description = " ".join(
             [
@@ -159,7 +204,7 @@ class LocalEngine:
         # The niche is a tag only when the speaker names it: a recognised domain may be a guess.
         tag_topic = topic if self.channel_topic or topic in keywords.tf else phrase
         script = Script(
-            title=fit_title(pick(TITLES, seed, "title").format(K=_title_case(phrase), K2=_title_case(k2))),
+            title=fit_title(title),
             hook=hook,
             body=body,
             call_to_action=call_to_action,
@@ -168,7 +213,7 @@ class LocalEngine:
             provider="local",
             model=MODEL,
         )
-        return script, used
+        return Draft(script, used, claim_sentence)
 
     def _body(
         self,
@@ -218,6 +263,21 @@ class LocalEngine:
         return body, order
 
 
+def _said_together(phrase: str, k2: str, spoken: list[list[str]], keywords: Keywords) -> bool:
+    """True when one sentence says both the key phrase and the second noun: they belong in one line."""
+    wanted = set(phrase.split())
+    for tokens in spoken:
+        said = {keywords.lemma.get(w, w) for w in content_words(tokens)} | set(content_words(tokens))
+        if wanted <= said and k2 in said:
+            return True
+    return False
+
+
+def _repeats(hook: str, line: str) -> bool:
+    """True when `line` says the hook again word for word."""
+    return " ".join(words(hook)) in " ".join(words(line))
+
+
 def _spelling(sentences: list[list[str]]) -> dict[str, str]:
     """How the transcript writes each word ("york" -> "York"); mid-sentence spellings win over first words."""
     names = _never_lowercase(sentences)
@@ -265,10 +325,6 @@ def _opener(position: int, lines: int, used: set[str], seed: str) -> str:
         pool = MIDDLE_OPENERS
     candidates = tuple(o for o in pool if o not in used) or pool
     return pick(candidates, seed, f"opener{position}")
-
-
-def _title_case(phrase: str) -> str:
-    return " ".join(w[:1].upper() + w[1:] for w in phrase.split())
 
 
 def _hashtags(phrase: str, nouns: list[str], topic: str) -> list[str]:

@@ -100,12 +100,26 @@ SYNONYMS = alternatives_table("synonyms", "synonyms")
 # templates.toml: the script's own sentences
 HOOKS = text_list("templates", "hooks")
 TITLES = text_list("templates", "titles")
+CLAIM_TITLES = text_list("templates", "claim_titles")
+CONTRAST_TITLES = text_list("templates", "contrast_titles")
 CALLS_TO_ACTION = text_list("templates", "calls_to_action")
 DESCRIPTION_OPENERS = text_list("templates", "description_openers")
 DESCRIPTION_CLOSERS = text_list("templates", "description_closers")
 FIRST_OPENERS = text_list("templates", "first_openers")
 MIDDLE_OPENERS = text_list("templates", "middle_openers")
 LAST_OPENERS = text_list("templates", "last_openers")
+
+# claims.toml: what makes a clause a claim, and what a claim's hook may drop
+NUMBER_WORDS = word_set("claims", "number_words")
+COUNTED_NOUNS = word_set("claims", "counted_nouns")
+CONTRASTS = word_set("claims", "contrasts")
+ABSOLUTES = word_set("claims", "absolutes")
+SUPERLATIVES = word_set("claims", "superlatives")
+SUBJECT_STARTS = word_set("claims", "subject_starts")
+FINITE_VERBS = word_set("claims", "finite_verbs")
+TITLE_SMALL_WORDS = word_set("claims", "title_small_words")
+DROPPABLE = word_set("claims", "droppable")
+DROPPABLE_PHRASES = tuple(tuple(phrase.split()) for phrase in text_list("claims", "droppable_phrases"))
 
 # domains.toml: niches recognised by vocabulary
 DOMAINS = {name: frozenset(words.split()) for name, words in text_table("domains", "domains").items()}
