@@ -9,6 +9,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from resources.discovery.candidates import CandidateSource
+from resources.discovery.prior import ArmOutcome
 from resources.discovery.virality import ViralityRules
 
 MAX_NEW_PER_TICK = 10
@@ -34,6 +35,17 @@ class DiscoverySources(ConfigurableResource):
     """Reads the discovery file (SHORTS_DISCOVERY_CONFIG) on every tick, so edits apply without a reload."""
 
     config_path: str = Field(description="The discovery YAML (see discovery.example.yaml).")
+    database_location: str = Field(
+        default="",
+        description="The pipeline's database (metrics series) whose outcomes give each source its learned prior "
+        "(resources.discovery.prior); empty = no prior, the virality score alone ranks.",
+    )
+
+    def history(self) -> list[ArmOutcome]:
+        """Past shorts' outcomes and the arms they were made from; [] without a database."""
+        from resources.discovery.performance import load_history
+
+        return load_history(self.database_location)
 
     def load(self) -> Discovery:
         """The sources and rules; DiscoveryNotConfigured when the file does not exist."""
@@ -76,8 +88,12 @@ class FixedDiscovery:
     """Stands in for `DiscoverySources` with a given discovery: tests and benchmarks of the sensor's decisions
     pass it as the `discovery_sources` resource (Dagster wraps a plain object as a resource)."""
 
-    def __init__(self, discovery: Discovery) -> None:
+    def __init__(self, discovery: Discovery, history: list[ArmOutcome] | None = None) -> None:
         self.discovery = discovery
+        self.outcomes = list(history or [])
 
     def load(self) -> Discovery:
         return self.discovery
+
+    def history(self) -> list[ArmOutcome]:
+        return self.outcomes
