@@ -105,23 +105,34 @@ OAUTH: dict[str, OAuthSpec] = {
     # Exactly what the endpoints we call list for Facebook Login for Business: content_publishing_limit needs
     # instagram_basic, instagram_content_publish, pages_read_engagement, pages_show_list, and business_management
     # when the role on the Page came through a Business Manager (https://developers.facebook.com/docs/
-    # instagram-api/reference/ig-user/content_publishing_limit); media_publish needs the first two.
+    # instagram-api/reference/ig-user/content_publishing_limit); media_publish needs the first two; a Reel's
+    # insights need instagram_manage_insights (https://developers.facebook.com/docs/instagram-platform/reference/
+    # instagram-media/insights, Requirements).
     "instagram": _facebook_login(
         "instagram_basic",
         "instagram_content_publish",
         "pages_read_engagement",
         "pages_show_list",
         "business_management",
+        "instagram_manage_insights",
     ),
     # The Reels guide's "Before You Start" (https://developers.facebook.com/documentation/video-api/guides/
-    # reels-publishing): a Page token from a user with CREATE_CONTENT, granted these three.
-    "facebook": _facebook_login("pages_show_list", "pages_read_engagement", "pages_manage_posts"),
+    # reels-publishing): a Page token from a user with CREATE_CONTENT, granted these three; read_insights for the
+    # reel's numbers (https://developers.facebook.com/docs/graph-api/reference/video/video_insights, Requirements).
+    "facebook": _facebook_login("pages_show_list", "pages_read_engagement", "pages_manage_posts", "read_insights"),
 }
 # Where `authorize` reads the account its tokens are for when none is passed (the CLI passes none).
 ACCOUNT_SETTINGS = {"facebook": "SHORTS_FACEBOOK_PAGE_ID", "linkedin": "SHORTS_LINKEDIN_AUTHOR_URN"}
 # Posting as an organization needs w_organization_social (and an ADMINISTRATOR or content-admin role on the Page):
 # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api (Permissions).
 LINKEDIN_ORGANIZATION_SCOPE = "w_organization_social"
+# Reading a post's numbers back. A member's own posts: r_member_postAnalytics (Member Post Statistics,
+# https://learn.microsoft.com/en-us/linkedin/marketing/community-management/members/post-statistics); an
+# organization's: rw_organization_admin with the ADMINISTRATOR role (Organization Share Statistics,
+# https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/share-statistics). Both come
+# with the Community Management API product: an app without it must not ask for them.
+LINKEDIN_MEMBER_ANALYTICS_SCOPE = "r_member_postAnalytics"
+LINKEDIN_ORGANIZATION_ANALYTICS_SCOPE = "rw_organization_admin"
 # A long-lived Meta user token lasts about 60 days; one used within this many seconds of its end is exchanged anew.
 META_RENEW_WITHIN_S = 7 * 86400
 META_LONG_LIVED_S = 60 * 86400  # when the exchange answer gives no expires_in
@@ -138,11 +149,14 @@ META_GRANT_GONE = {
 
 
 def requested_scopes(platform: str, account: str = "") -> tuple[str, ...]:
-    """The scopes `auth` asks for: the platform's, plus w_organization_social for a LinkedIn organization author."""
+    """The scopes `auth` asks for: the platform's; LinkedIn adds the author's posting and statistics scopes
+    (w_organization_social and rw_organization_admin for an organization, r_member_postAnalytics for a member)."""
     scopes = OAUTH[platform].scopes
-    if platform == "linkedin" and account.startswith("urn:li:organization:"):
-        return (*scopes, LINKEDIN_ORGANIZATION_SCOPE)
-    return scopes
+    if platform != "linkedin":
+        return scopes
+    if account.startswith("urn:li:organization:"):
+        return (*scopes, LINKEDIN_ORGANIZATION_SCOPE, LINKEDIN_ORGANIZATION_ANALYTICS_SCOPE)
+    return (*scopes, LINKEDIN_MEMBER_ANALYTICS_SCOPE)
 
 
 def auth_command(platform: str) -> str:

@@ -106,8 +106,8 @@ def test_auth_facebook_stores_a_long_lived_user_token_and_the_pages_own_token(
 ) -> None:
     query = _authorize(capsys, "facebook", token_url=_token_url(meta), account=meta.page)
 
-    # The Reels guide's three permissions, nothing more.
-    assert query["scope"] == "pages_show_list,pages_read_engagement,pages_manage_posts"
+    # The Reels guide's three permissions, and read_insights for the reels' numbers; nothing more.
+    assert query["scope"] == "pages_show_list,pages_read_engagement,pages_manage_posts,read_insights"
     code, exchange = meta.token_requests()
     assert code.params["code"] == "the-code"
     assert exchange.method == "GET" and exchange.params["grant_type"] == "fb_exchange_token"
@@ -134,7 +134,7 @@ def test_auth_instagram_asks_exactly_the_documented_permissions(
     scopes = query["scope"].split(",")
     assert scopes == [
         "instagram_basic", "instagram_content_publish", "pages_read_engagement", "pages_show_list",
-        "business_management",
+        "business_management", "instagram_manage_insights",
     ]  # fmt: skip
     assert _kind(meta, TokenStore().load("instagram")["access_token"]) == "user_long"
 
@@ -271,6 +271,10 @@ def test_auth_linkedin_asks_w_organization_social_only_for_an_organization_autho
 
     assert "w_organization_social" in scopes(ORG)
     assert "w_organization_social" not in scopes("urn:li:person:abc") and "w_member_social" in scopes(ORG)
+    # The statistics scope of each author type: the organization's share statistics, the member's own posts'.
+    assert "rw_organization_admin" in scopes(ORG) and "r_member_postAnalytics" not in scopes(ORG)
+    assert "r_member_postAnalytics" in scopes("urn:li:person:abc")
+    assert "rw_organization_admin" not in scopes("urn:li:person:abc")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +18,14 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from resources.errors import ConfigurationError, ProviderError
+from resources.errors import ConfigurationError, MetricsUnavailable, ProviderError
 from resources.http.deadline import Pending
-from resources.publish.oauth import LINKEDIN_ORGANIZATION_SCOPE, auth_command
+from resources.publish.oauth import (
+    LINKEDIN_MEMBER_ANALYTICS_SCOPE,
+    LINKEDIN_ORGANIZATION_ANALYTICS_SCOPE,
+    LINKEDIN_ORGANIZATION_SCOPE,
+    auth_command,
+)
 from resources.publish.platforms import client as base
 from resources.publish.platforms import common
 from resources.publish.publisher import PostRequest, PublishSettings
@@ -30,6 +36,25 @@ API_HOST = "https://api.linkedin.com"
 RESERVED = frozenset("|{}@[]()<>#\\*_~")  # "little text" reserved characters
 _HASHTAG = re.compile(r"#([^\W_]+)")
 _AUTHOR = re.compile(r"^urn:li:(person|organization):[^\s:]+$")
+_POST = re.compile(r"^urn:li:(share|ugcPost):[^\s:]+$")
+# Member Post Statistics, single post (`q=entity`, aggregation TOTAL): one call per query type
+# (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/members/post-statistics).
+MEMBER_QUERY_TYPES = {
+    "IMPRESSION": "impressions",
+    "MEMBERS_REACHED": "reach",
+    "RESHARE": "shares",
+    "REACTION": "likes",
+    "COMMENT": "comments",
+}
+# Organization Share Statistics, `totalShareStatistics` (organic only, the past 12 months:
+# https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/share-statistics).
+SHARE_STATISTICS = {
+    "impressionCount": "impressions",
+    "uniqueImpressionsCount": "reach",
+    "shareCount": "shares",
+    "likeCount": "likes",
+    "commentCount": "comments",
+}
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +96,7 @@ class LinkedInClient(base.PlatformClient):
         json: Any = None,
         params: dict[str, str] | None = None,
         resend_safe: bool = True,
+        check: Callable[[httpx.Response, str], None] | None = None,
     ) -> httpx.Response:
         """One `/rest` call with the version headers LinkedIn requires."""
         headers = {"LinkedIn-Version": LINKEDIN_VERSION, "X-Restli-Protocol-Version": "2.0.0"}
@@ -82,7 +108,34 @@ class LinkedInClient(base.PlatformClient):
             json=json,
             params=params,
             resend_safe=resend_safe,
+            check=check,
         )
+
+    def metrics_check(self, response: httpx.Response, doing: str) -> None:
+        """A refused statistics read as a MetricsUnavailable (401 stays the refused token, refreshed once).
+
+        Statuses as the error-handling guide lists them (https://learn.microsoft.com/en-us/linkedin/shared/
+        api-guide/concepts/error-handling): 403 a permission the token lacks, 404 no such resource, 429 throttled.
+        """
+        status = response.status_code
+        if response.is_success:
+            return
+        if status == 401:
+            raise base.TokenRejected()
+        body = common.json_object(response)
+        message = self.redact(str(body.get("message") or body) if body else response.text[:300])
+        if status == 403:
+            raise MetricsUnavailable(
+                "missing_scope",
+                f"{self.where}: LinkedIn denied {doing} ({message}): a member author needs "
+                f"{LINKEDIN_MEMBER_ANALYTICS_SCOPE}, an organization author {LINKEDIN_ORGANIZATION_ANALYTICS_SCOPE} "
+                f"and the ADMINISTRATOR role on that Page; run {auth_command('linkedin')}",
+            )
+        if status == 404:
+            raise MetricsUnavailable("deleted", f"{self.where}: LinkedIn has no such post any more ({message})")
+        if status == 429:
+            raise MetricsUnavailable("rate_limited", f"{self.where}: LinkedIn throttled {doing} ({message})")
+        raise self.failure(response, doing)
 
     def put_part(self, url: str, data: bytes, *, doing: str) -> str:
         """PUT one part to its own upload URL; returns the part's ETag."""
@@ -137,6 +190,63 @@ class LinkedInEngine(base.ApiEngine):
                 self._create_post(client, author, video, request)  # saves the post id in the checkpoint
                 posted = self.checkpoint.get("post")
         return common.published_post(request, str(posted["id"]), post_url(str(posted["id"])), str(posted["at"]))
+
+    def metrics(self, post: Post) -> dict[str, float]:
+        """The post's lifetime numbers: Member Post Statistics for a member author, Organization Share Statistics
+        for an organization author (which reads only organic activity of the past 12 months)."""
+        where = f"{post.platform}[{post.partition_key}]"
+        author = self.author.strip()
+        if not _AUTHOR.match(author) or not _POST.match(post.remote_id):
+            raise MetricsUnavailable(
+                "failed",
+                f"{where}: reading numbers needs SHORTS_LINKEDIN_AUTHOR_URN (urn:li:person:… or "
+                f"urn:li:organization:…) and a post URN (urn:li:share:… or urn:li:ugcPost:…); have {author!r} and "
+                f"{post.remote_id!r}",
+            )
+        try:
+            with LinkedInClient(self.settings, where) as client:
+                if author.startswith("urn:li:organization:"):
+                    return self._organization_metrics(client, author, post.remote_id)
+                return self._member_metrics(client, post.remote_id)
+        except ConfigurationError as exc:  # refused even after a refresh, or the refresh token is gone
+            raise MetricsUnavailable("revoked", str(exc)) from exc
+
+    def _member_metrics(self, client: LinkedInClient, post: str) -> dict[str, float]:
+        # Rest.li 2.0 union `(share:<urn>)` / `(ugcPost:<urn>)`, the URN encoded inside it; built by hand because a
+        # params dict would encode the parentheses and the union's colon as well.
+        entity = f"({post.split(':')[2]}:{quote(post, safe='')})"
+        numbers: dict[str, float] = {}
+        for query_type, name in MEMBER_QUERY_TYPES.items():
+            path = f"memberCreatorPostAnalytics?q=entity&entity={entity}&queryType={query_type}&aggregation=TOTAL"
+            doing = f"reading the post's {query_type} count"
+            answer = common.json_object(client.rest("GET", path, doing=doing, check=client.metrics_check))
+            elements = [e for e in answer.get("elements") or [] if isinstance(e, dict)]
+            counts: list[float] = [e["count"] for e in elements if isinstance(e.get("count"), (int, float))]
+            if counts:  # no element: LinkedIn has no figure for it (not a zero)
+                numbers[name] = float(sum(counts))
+        return numbers
+
+    def _organization_metrics(self, client: LinkedInClient, author: str, post: str) -> dict[str, float]:
+        kind = "shares" if post.split(":")[2] == "share" else "ugcPosts"
+        path = (
+            f"organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity={quote(author, safe='')}"
+            f"&{kind}=List({quote(post, safe='')})"
+        )
+        doing = "reading the organization's share statistics"
+        answer = common.json_object(client.rest("GET", path, doing=doing, check=client.metrics_check))
+        elements = [e for e in answer.get("elements") or [] if isinstance(e, dict)]
+        if not elements:
+            raise MetricsUnavailable(
+                "failed",
+                f"{client.where}: LinkedIn returned no statistics for {post} (it counts the past 12 months only, "
+                "and nothing for a post deleted or not made by this organization)",
+            )
+        totals = elements[0].get("totalShareStatistics") or {}
+        return {
+            name: float(totals[field])
+            for field, name in SHARE_STATISTICS.items()
+            if isinstance(totals.get(field), (int, float))
+        }
 
     def _upload(self, client: LinkedInClient, author: str, path: Path, size: int) -> str:
         """The video URN once every part is uploaded and the upload finalized."""

@@ -17,9 +17,10 @@ from urllib.parse import urljoin
 
 import httpx
 
-from resources.errors import ProviderError, RetryableError
+from resources.errors import ConfigurationError, MetricsUnavailable, ProviderError, RetryableError
 from resources.http.deadline import Pending
 from resources.http.retry import parse_retry_after
+from resources.publish.oauth import auth_command
 from resources.publish.platforms import client as base
 from resources.publish.platforms import common
 from resources.publish.publisher import PostRequest, PublishSettings
@@ -32,6 +33,39 @@ RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
 EXPIRED_TOKEN_CODE = 190
 PUBLISH_LIMIT_CODES = frozenset({9})
 PUBLISH_LIMIT_SUBCODES = frozenset({2207042})  # IG "maximum number of posts reached"
+# Video Insights lists 80001 ("too many calls to this Page account") beside the app/user limits
+# (https://developers.facebook.com/docs/graph-api/reference/video/video_insights, Error Codes).
+METRICS_RATE_LIMIT_CODES = RATE_LIMIT_CODES | {80001}
+# Graph permission errors: (#10) "Application does not have permission" and the (#200)-(#299) range
+# (https://developers.facebook.com/docs/graph-api/guides/error-handling).
+PERMISSION_CODES = frozenset({10, *range(200, 300)})
+# Instagram Media Insights for REELS (https://developers.facebook.com/docs/instagram-platform/reference/
+# instagram-media/insights): `views` replaces `plays`, `ig_reels_aggregated_all_plays_count` and `impressions`,
+# deprecated in v22.0 and for all versions since 2025-04-21. The two watch times are in milliseconds.
+# (`total_interactions` is the sum of the counts read here, so it is not asked for.)
+IG_REELS_COUNTS = {
+    "views": "views",
+    "reach": "reach",
+    "likes": "likes",
+    "comments": "comments",
+    "shares": "shares",
+    "saved": "saves",
+}
+IG_REELS_MILLISECONDS = {
+    "ig_reels_avg_watch_time": "avg_view_duration_s",
+    "ig_reels_video_view_total_time": "watch_time_s",
+}
+# Facebook Video Insights, "Reels Metrics" (https://developers.facebook.com/docs/graph-api/reference/video/
+# video_insights): all lifetime; the two times in milliseconds; likes come by reaction type and comments with shares
+# in one object ({"COMMENT": n, "SHARE": n}).
+FB_REELS_METRICS = (
+    "blue_reels_play_count",
+    "post_impressions_unique",
+    "post_video_avg_time_watched",
+    "post_video_view_time",
+    "post_video_likes_by_reaction_type",
+    "post_video_social_actions",
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +79,25 @@ def _graph_error(response: httpx.Response) -> dict[str, Any]:
     body = common.json_object(response)
     error = body.get("error") or body.get("debug_info") or {}
     return error if isinstance(error, dict) else {}
+
+
+def _count(value: float | dict[str, Any] | None) -> float | None:
+    """A count, or the sum of a breakdown object ({"REACTION_LIKE": 3, ...})."""
+    if isinstance(value, dict):
+        return float(sum(v for v in value.values() if isinstance(v, (int, float))))
+    return None if value is None else float(value)
+
+
+def _seconds(value: float | dict[str, Any] | None) -> float | None:
+    """Milliseconds (Meta's watch times) as seconds."""
+    return None if value is None or isinstance(value, dict) else float(value) / 1000.0
+
+
+def _post_id(post: Post) -> str:
+    if not post.remote_id or post.remote_id == "dry-run":
+        where = f"{post.platform}[{post.partition_key}]"
+        raise MetricsUnavailable("failed", f"{where}: the post has no platform id to read its numbers with")
+    return post.remote_id
 
 
 class GraphClient(base.PlatformClient):
@@ -93,6 +146,51 @@ class GraphClient(base.PlatformClient):
             )
         return self.http_failure(response.status_code, detail, doing, response.headers)
 
+    def insights(self, path: str, *, doing: str, needs: str, **params: str) -> dict[str, float | dict[str, Any]]:
+        """An insights edge read as metric name -> lifetime value; refusals are MetricsUnavailable.
+
+        `needs` names the permissions the edge needs, for the missing-scope message.
+        """
+
+        def check(response: httpx.Response, doing: str) -> None:
+            if not response.is_success:
+                raise self.metrics_failure(response, doing, needs)
+
+        url = f"{self.api}/{path}"
+        body = common.json_object(self.request("GET", url, doing=doing, params=params, check=check))
+        values: dict[str, float | dict[str, Any]] = {}
+        for item in body.get("data") or []:
+            if not isinstance(item, dict) or not item.get("name"):
+                continue
+            points = item.get("values") or []
+            # Media insights answer `values: [{value}]`; some metrics answer `total_value: {value}` instead.
+            point = points[-1] if points else item.get("total_value") or {}
+            value = point.get("value") if isinstance(point, dict) else None
+            if isinstance(value, (int, float, dict)) and not isinstance(value, bool):
+                values[str(item["name"])] = value
+        return values
+
+    def metrics_failure(self, response: httpx.Response, doing: str, needs: str) -> Exception:
+        """A refused insights read: 190 is the refused token (refreshed once), the rest a MetricsUnavailable."""
+        error = _graph_error(response)
+        code, subcode = error.get("code"), error.get("error_subcode")
+        if code == EXPIRED_TOKEN_CODE:
+            return base.TokenRejected()
+        message = self.redact(str(error.get("message") or response.text[:300] or response.reason_phrase))
+        detail = f"{message} (code {code}, subcode {subcode})"
+        if response.status_code == 429 or code in METRICS_RATE_LIMIT_CODES:
+            return MetricsUnavailable("rate_limited", f"{self.where}: rate limited while {doing}: {detail}")
+        if code in PERMISSION_CODES:
+            return MetricsUnavailable(
+                "missing_scope",
+                f"{self.where}: Meta refused {doing}: {detail}; the token needs {needs}: run "
+                f"{auth_command(self.platform)}",
+            )
+        # Graph's answer for a deleted (or never existing) object: code 100, subcode 33, "... does not exist".
+        if code == 100 and "does not exist" in message:
+            return MetricsUnavailable("deleted", f"{self.where}: the post is gone: {detail}")
+        return self.failure(response, doing)
+
     def _json(self, method: str, url: str, *, doing: str, **kwargs: Any) -> dict[str, Any]:
         response = self.request(method, url, doing=doing, **kwargs)
         try:
@@ -121,6 +219,21 @@ class _ReelsEngine(base.ApiEngine, ABC):
     @abstractmethod
     def _publish(self, graph: GraphClient, request: PostRequest, account: str, size: int) -> Post:
         """Publish `request` (`size` bytes) on `account`, resuming from the checkpoint."""
+
+    def metrics(self, post: Post) -> dict[str, float]:
+        """The post's lifetime numbers, read with the token it was published with (Instagram's user token, the
+        Page token on Facebook); a token that stays refused after one renewal is `revoked`."""
+        post_id = _post_id(post)
+        where = f"{post.platform}[{post.partition_key}]"
+        try:
+            with GraphClient(self.settings, where, account=self.account.strip()) as graph:
+                return self._metrics(graph, post_id)
+        except ConfigurationError as exc:  # refused after the renewal, or the grant itself is gone
+            raise MetricsUnavailable("revoked", str(exc)) from exc
+
+    @abstractmethod
+    def _metrics(self, graph: GraphClient, post_id: str) -> dict[str, float]:
+        """The numbers of the published object `post_id`, as METRICS names."""
 
     def _upload(self, graph: GraphClient, url: str, request: PostRequest, *, start: int, size: int) -> None:
         """Send the video from byte `start` to its end in ONE POST; the checkpoint holds the acknowledged end.
@@ -162,6 +275,19 @@ class InstagramEngine(_ReelsEngine):
             published = self.checkpoint.get("published")
         permalink = self._permalink(graph, str(published["id"]))
         return common.published_post(request, str(published["id"]), permalink, str(published["at"]))
+
+    def _metrics(self, graph: GraphClient, post_id: str) -> dict[str, float]:
+        # Permissions of the Media Insights reference (Facebook Login): instagram_basic, instagram_manage_insights,
+        # pages_read_engagement (https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/
+        # insights, Requirements).
+        metric = ",".join([*IG_REELS_COUNTS, *IG_REELS_MILLISECONDS])
+        values = graph.insights(
+            f"{post_id}/insights", doing="reading the Reel's insights", needs="instagram_manage_insights", metric=metric
+        )
+        numbers = {name: _count(values.get(source)) for source, name in IG_REELS_COUNTS.items()}
+        numbers |= {name: _seconds(values.get(source)) for source, name in IG_REELS_MILLISECONDS.items()}
+        # A metric without data is left out of the answer ("an empty data set instead of 0"): not a zero.
+        return {name: value for name, value in numbers.items() if value is not None}
 
     def _media_publish(self, graph: GraphClient, account: str, container: str, caption: str) -> str:
         """`POST /{ig-user-id}/media_publish` at most once; a lost answer is looked up on the container and the
@@ -271,6 +397,29 @@ class FacebookEngine(_ReelsEngine):
         video_id = str(finished["id"])
         permalink = self._wait_until_published(graph, video_id)
         return common.published_post(request, video_id, permalink, str(finished["at"]))
+
+    def _metrics(self, graph: GraphClient, post_id: str) -> dict[str, float]:
+        # Video Insights needs a Page token of a person with the ANALYZE task, read_insights and
+        # pages_read_engagement (https://developers.facebook.com/docs/graph-api/reference/video/video_insights,
+        # Requirements; https://developers.facebook.com/docs/video-api/guides/insights).
+        values = graph.insights(
+            f"{post_id}/video_insights",
+            doing="reading the reel's insights",
+            needs="read_insights and pages_read_engagement on a Page token",
+            metric=",".join(FB_REELS_METRICS),
+        )
+        social = values.get("post_video_social_actions")
+        social = social if isinstance(social, dict) else {}
+        numbers = {
+            "views": _count(values.get("blue_reels_play_count")),
+            "reach": _count(values.get("post_impressions_unique")),
+            "likes": _count(values.get("post_video_likes_by_reaction_type")),
+            "comments": _count(social.get("COMMENT")) if "COMMENT" in social else None,
+            "shares": _count(social.get("SHARE")) if "SHARE" in social else None,
+            "avg_view_duration_s": _seconds(values.get("post_video_avg_time_watched")),
+            "watch_time_s": _seconds(values.get("post_video_view_time")),
+        }
+        return {name: value for name, value in numbers.items() if value is not None}
 
     def _finish(self, graph: GraphClient, page: str, video_id: str, description: str) -> str:
         """`upload_phase=finish&video_state=PUBLISHED` at most once; a lost answer is looked up in the video's

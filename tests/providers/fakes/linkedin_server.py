@@ -6,12 +6,17 @@ back here), every part `PUT` answers its own `ETag`, `finalizeUpload` checks the
 status goes WAITING_UPLOAD → PROCESSING → AVAILABLE over polls, and `POST /rest/posts` answers 201 with the post
 URN in `x-restli-id`. Every `/rest` call must carry `Authorization: Bearer`, `LinkedIn-Version` and
 `X-Restli-Protocol-Version: 2.0.0`. Faults are scripted per route (`fail`, `drop`, `fail_processing`).
+
+A post's numbers (`statistics[urn]`, by Member Post Statistics query type) are read by the member who wrote it
+(`memberCreatorPostAnalytics?q=entity`, r_member_postAnalytics) or, for an organization's post, by an ADMINISTRATOR of
+it (`organizationalEntityShareStatistics?q=organizationalEntity`, rw_organization_admin).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +47,20 @@ class Video:
 
     def data(self) -> bytes:
         return b"".join(self.parts[i] for i in range(len(self.ranges)) if i in self.parts)
+
+
+# Member Post Statistics query types (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/
+# members/post-statistics) and the Organization Share Statistics field of each (https://learn.microsoft.com/en-us/
+# linkedin/marketing/community-management/organizations/share-statistics).
+SHARE_FIELDS = {
+    "IMPRESSION": "impressionCount",
+    "MEMBERS_REACHED": "uniqueImpressionsCount",
+    "RESHARE": "shareCount",
+    "REACTION": "likeCount",
+    "COMMENT": "commentCount",
+}
+_ENTITY = re.compile(r"^\((share|ugcPost):(urn:li:(share|ugcPost):[^\s:()]+)\)$")  # Rest.li union, decoded
+_LIST = re.compile(r"^List\(([^()]*)\)$")
 
 
 def _error(status: int, message: str, code: str = "") -> dict[str, Any]:
@@ -81,6 +100,7 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
         self.token_scopes = ["w_member_social", "openid", "profile"]
         self.client_id, self.client_secret = "li-client", "li-secret"
         self.org_roles: dict[str, str] = {}  # organization URN -> the member's role on it (ADMINISTRATOR, …)
+        self.statistics: dict[str, dict[str, int]] = {}  # post URN -> query type (IMPRESSION, …) -> lifetime count
 
     def scripted_error(self, status: int) -> Any:
         return _error(status, "Internal Server Error")
@@ -277,6 +297,59 @@ class FakeLinkedIn(FailAndDrop[Fault], FakeServer[Recorded]):
         mine = mine[: len(mine) - self.listing_hides_newest]
         elements = [{"id": urn, **body} for urn, body in reversed(mine)][:count]
         return Reply(200, {"paging": {"start": 0, "count": count, "links": []}, "elements": elements})
+
+    def _denied(self, resource: str) -> Reply:
+        body = {"status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED"}
+        return Reply(403, body | {"message": f"Not enough permissions to access: {resource}.{self.version}01"})
+
+    @route("member_post_analytics", "GET", "/rest/memberCreatorPostAnalytics", q="entity")
+    def _member_post_analytics(self, request: Recorded) -> Reply:
+        """Single post statistics of the authenticated member's own post: `entity=(share:<urn>)` or
+        `(ugcPost:<urn>)`, one `queryType`, `aggregation` TOTAL (one element) or DAILY."""
+        if "r_member_postAnalytics" not in self.token_scopes:
+            return self._denied("memberCreatorPostAnalytics.FINDER-entity")
+        entity = _ENTITY.match(request.query.get("entity", ""))
+        query_type, aggregation = request.query.get("queryType", ""), request.query.get("aggregation", "")
+        if entity is None or entity.group(1) != entity.group(3):
+            return error(400, "entity must be (share:urn:li:share:…) or (ugcPost:urn:li:ugcPost:…)", "BAD_REQUEST")
+        if query_type not in SHARE_FIELDS or aggregation not in ("TOTAL", "DAILY"):
+            return error(400, f"Invalid queryType {query_type!r} or aggregation {aggregation!r}", "BAD_REQUEST")
+        urn = entity.group(2)
+        if urn not in self.posts:
+            return error(404, f"Entity {urn} not found", "NOT_FOUND")
+        if self.posts[urn].get("author") != self.member:
+            return self._denied("memberCreatorPostAnalytics.FINDER-entity")
+        metric = {"com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalyticsMetricTypeV1": query_type}
+        count = self.statistics.get(urn, {}).get(query_type, 0)
+        element = {"count": count, "metricType": metric, "targetEntity": {entity.group(1): urn}}
+        return Reply(200, {"paging": {"start": 0, "count": 10, "links": []}, "elements": [element]})
+
+    @route("share_statistics", "GET", "/rest/organizationalEntityShareStatistics", q="organizationalEntity")
+    def _share_statistics(self, request: Recorded) -> Reply:
+        """Lifetime statistics of an organization's posts listed in `shares=List(…)` / `ugcPosts=List(…)`; only an
+        ADMINISTRATOR with rw_organization_admin may read them. Posts that are not the organization's (or are
+        gone) are simply not in `elements`."""
+        organization = request.query.get("organizationalEntity", "")
+        if not organization.startswith("urn:li:organization:"):
+            return error(400, "organizationalEntity is required", "BAD_REQUEST")
+        if "rw_organization_admin" not in self.token_scopes or self.org_roles.get(organization) != "ADMINISTRATOR":
+            return self._denied("organizationalEntityShareStatistics.FINDER-organizationalEntity")
+        elements = []
+        for key, kind in (("shares", "share"), ("ugcPosts", "ugcPost")):
+            listed = _LIST.match(request.query.get(key, "List()"))
+            if listed is None:
+                return error(400, f"{key} must be List(…)", "BAD_REQUEST")
+            for urn in filter(None, listed.group(1).split(",")):
+                if not urn.startswith(f"urn:li:{kind}:"):
+                    return error(400, f"{urn} is not a {kind} URN", "BAD_REQUEST")
+                if self.posts.get(urn, {}).get("author") != organization:
+                    continue
+                counts = self.statistics.get(urn, {})
+                totals = {field: counts.get(query_type, 0) for query_type, field in SHARE_FIELDS.items()}
+                engaged = totals["likeCount"] + totals["commentCount"] + totals["shareCount"]
+                totals |= {"clickCount": 0, "engagement": engaged / max(1, totals["impressionCount"])}
+                elements.append({"organizationalEntity": organization, kind: urn, "totalShareStatistics": totals})
+        return Reply(200, {"paging": {"start": 0, "count": 10, "links": []}, "elements": elements})
 
     @route("posts", "POST", "/rest/posts")
     def _post(self, request: Recorded) -> Reply:

@@ -40,7 +40,19 @@ UPLOAD_KINDS = {"ig-api-upload": "ig", "video-upload": "fb"}  # rupload's first 
 SHORT_LIVED_S = 2 * 3600  # "short-lived, expiring in hours"
 LONG_LIVED_S = 5183944  # the sample answer's expires_in (about 60 days)
 USER_KINDS = ("user_short", "user_long")
-FB_ROUTES = ("start", "finish")  # plus the fb rupload and the fb video's status
+FB_ROUTES = ("start", "finish", "video_insights")  # plus the fb rupload and the fb video's status
+# Instagram Media Insights for REELS as of v22.0+ (https://developers.facebook.com/docs/instagram-platform/reference/
+# instagram-media/insights): `plays`, `clips_replays_count`, `ig_reels_aggregated_all_plays_count` and `impressions`
+# are deprecated for all versions since 2025-04-21 and refused like any unknown name.
+IG_REELS_METRICS = (
+    "views", "reach", "likes", "comments", "shares", "saved", "total_interactions", "ig_reels_avg_watch_time",
+    "ig_reels_video_view_total_time",
+)  # fmt: skip
+# Video Insights "Reels Metrics" (https://developers.facebook.com/docs/graph-api/reference/video/video_insights).
+FB_REELS_METRICS = (
+    "blue_reels_play_count", "post_impressions_unique", "post_video_avg_time_watched",
+    "post_video_likes_by_reaction_type", "post_video_social_actions", "post_video_view_time",
+)  # fmt: skip
 
 
 @dataclass
@@ -109,6 +121,16 @@ def error(status: int, message: str, code: int, subcode: int | None = None) -> R
     return Reply(status, graph_error(message, code, subcode))
 
 
+def missing_object(object_id: str) -> Reply:
+    """Graph's answer for an object that does not exist (deleted): code 100, subcode 33."""
+    message = (
+        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded due to missing "
+        "permissions, or does not support this operation. Please read the Graph API documentation at "
+        "https://developers.facebook.com/docs/graph-api"
+    )
+    return Reply(400, graph_error(message, 100, 33, "GraphMethodException"))
+
+
 class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
     """Context manager; `.base_url` serves as both `api_base_url` and `upload_base_url`.
 
@@ -157,6 +179,11 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
             "pages_manage_posts", "business_management",
         ]  # fmt: skip
         self.linked_ig_user = ig_user  # the IG professional account linked to `page` ("" = none)
+        self.token_scopes += ["instagram_manage_insights", "read_insights"]
+        # What the insights edges answer: object id (IG media, FB video) -> metric name -> lifetime value. A metric
+        # missing here is left out of the answer, as Meta does for one without data.
+        self.insights: dict[str, dict[str, Any]] = {}
+        self.deleted: set[str] = set()  # published objects deleted since
 
     # --- scripting ---------------------------------------------------------------------------------------
     def scripted_error(self, status: int) -> Any:
@@ -179,6 +206,16 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
     def error_container(self, message: str = "Error: Video format is not supported (2207026)") -> None:
         """Every IG container created from now on ends in status_code ERROR with this status text."""
         self._container_error = message
+
+    def delete(self, object_id: str) -> None:
+        """The post is deleted on the platform: reads of it answer Graph's missing-object error."""
+        with self.lock:
+            self.deleted.add(object_id)
+
+    def revoke(self, token: str) -> None:
+        """The person removed the app: this token answers code 190, subcode 458."""
+        with self.lock:
+            self.tokens[token].revoked = True
 
     def issue(self, kind: Literal["user_short", "user_long", "page"], expires_in: float | None) -> str:
         """A new token of `kind` the fake accepts (`expires_in` None: it never expires)."""
@@ -211,7 +248,13 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
         if tail in (["debug_token"], ["me"], ["me", "accounts"]):
             return "_".join(tail)
         if len(tail) == 2:
-            edges = {"content_publishing_limit": "limit", "media": "media", "media_publish": "publish"}
+            edges = {
+                "content_publishing_limit": "limit",
+                "media": "media",
+                "media_publish": "publish",
+                "insights": "insights",
+                "video_insights": "video_insights",
+            }
             return edges.get(tail[1]) or request.params.get("upload_phase", "unknown")
         if len(tail) == 1:
             if tail[0] in (self.page, self.ig_user):
@@ -281,7 +324,7 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
             return self.uploads[segments[1]].kind
         if route in FB_ROUTES:
             return "fb"
-        return "ig" if route in ("limit", "media", "publish", "permalink") else ""
+        return "ig" if route in ("limit", "media", "publish", "permalink", "insights") else ""
 
     def _refused(self, request: Recorded) -> Reply | None:
         """Meta's answer to a missing, unknown, expired or revoked token or to the wrong kind; None when fine."""
@@ -385,6 +428,10 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
                 upload.polls = 0
                 self.published += 1
             return Reply(200, {"success": True})
+        if route == "insights" and method == "GET":
+            return self._insights(account, params, "ig")
+        if route == "video_insights" and method == "GET":
+            return self._insights(account, params, "fb")
         if route == "page" and account == self.page and "access_token" in params.get("fields", "").split(","):
             return self._page_token(request)
         if route == "page":
@@ -397,6 +444,44 @@ class FakeMeta(FailAndDrop[Fault], FakeServer[Recorded]):
             upload = self.uploads[account]
             return Reply(200, self._ig_status(upload) if upload.kind == "ig" else self._fb_status(account, upload))
         return error(404, f"Unsupported {method} request to {'/'.join(segments)}", 100, 33)
+
+    def _insights(self, object_id: str, params: dict[str, str], kind: str) -> Reply:
+        """`GET /{ig-media-id}/insights` or `GET /{video-id}/video_insights` (`metric=` comma-separated; lifetime).
+
+        The permission checks come first, as Graph's do: IG insights need instagram_manage_insights ((#10)),
+        Video Insights read_insights ((#200) "Permissions error", the reference's error table).
+        """
+        if kind == "ig" and "instagram_manage_insights" not in self.token_scopes:
+            return error(403, "(#10) Application does not have permission for this action", 10)
+        if kind == "fb" and not {"read_insights", "pages_read_engagement"} <= set(self.token_scopes):
+            return error(403, "(#200) Permissions error", 200)
+        published = (
+            object_id in self.media
+            if kind == "ig"
+            else object_id in self.uploads
+            and self.uploads[object_id].kind == "fb"
+            and self.uploads[object_id].published_id
+        )
+        if not published or object_id in self.deleted:
+            return missing_object(object_id)
+        known = IG_REELS_METRICS if kind == "ig" else FB_REELS_METRICS
+        asked = [name for name in params.get("metric", "").split(",") if name]
+        if not asked:
+            return error(400, "(#100) The parameter metric is required", 100)
+        for index, name in enumerate(asked):
+            if name not in known:
+                return error(
+                    400, f"(#100) metric[{index}] must be one of the following values: {', '.join(known)}", 100
+                )
+        values = self.insights.get(object_id, {})
+        edge = "insights" if kind == "ig" else "video_insights"
+        data = [
+            {"name": name, "period": "lifetime", "values": [{"value": values[name]}], "title": name,
+             "description": "", "id": f"{object_id}/{edge}/{name}/lifetime"}
+            for name in asked
+            if name in values
+        ]  # fmt: skip
+        return Reply(200, {"data": data})
 
     def _media_list(self, params: dict[str, str]) -> Reply:
         """`GET /{ig-user}/media`: the account's media, newest first, with the `fields` asked for (id always)."""
