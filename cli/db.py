@@ -1,6 +1,7 @@
 """`shorts db upgrade`: bring the pipeline's database (publish ledger, metrics series) to the current schema.
 
-`make dev`, the demo and the deployment's init container run it; the code also upgrades a database it opens.
+`make dev`, `make demo` and the deployment's init container run it; every process also upgrades a database it
+opens (resources/database/engine.py), so this is the place to see it happen and to catch a refusal early.
 """
 
 from __future__ import annotations
@@ -20,11 +21,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: the database module loads SQLAlchemy.
-    from resources.database.engine import database_url, open_database
+    import sqlalchemy as sa
 
-    location = args.url or PipelineSettings.from_env().database_location
-    open_database(location)
-    print(f"database schema up to date: {_redacted(database_url(location))}")
+    from resources.database.engine import bring_up_to_date, database_url
+
+    url = database_url(args.url or PipelineSettings.from_env().database_location)
+    engine = sa.create_engine(url)
+    try:
+        upgrade = bring_up_to_date(engine)
+    finally:
+        engine.dispose()
+    print(f"database schema up to date ({upgrade}): {_redacted(url)}")
     return 0
 
 
