@@ -55,6 +55,8 @@ _WHOLE = 10_000
 ATTEMPTS = 6
 # Claims tried, strongest first, before the hook falls back to a key-phrase template.
 CLAIMS_TRIED = 3
+# Drafts whose most copied body line is dropped before the hook's claim is.
+CLAIM_PATIENCE = 2
 LLM_ADVICE = "pick a longer video or use an LLM provider (provider=openai; base_url for Ollama, vLLM, llama.cpp)"
 
 
@@ -114,6 +116,7 @@ class LocalEngine:
         best: tuple[float, Script] | None = None
         skip: set[int] = set()
         skip_claims: set[int] = set()
+        last_claim = -1
         # The other choices, in turn: new synonyms (another seed), then without the most copied line (the hook's
         # claim or a body line).
         for attempt in range(ATTEMPTS):
@@ -123,8 +126,13 @@ class LocalEngine:
             except NothingToSay:
                 if best is None:
                     raise
-                break
-            script, used = draft.script, draft.used
+                if last_claim < 0 or last_claim in skip_claims:
+                    break
+                # Out of body lines with this claim: another hook, and every body line back.
+                skip_claims.add(last_claim)
+                skip.clear()
+                continue
+            script, used, last_claim = draft.script, draft.used, draft.claim
             score = similarity(script.text, transcript.text)
             if score < self.max_similarity:  # as the script_is_original check decides
                 return script
@@ -132,7 +140,12 @@ class LocalEngine:
                 best = (score, script)
             copied = max(used, key=lambda i: similarity(script.body[used.index(i)], transcript.text))
             copied_line = similarity(script.body[used.index(copied)], transcript.text)
-            if draft.claim >= 0 and similarity(script.hook, transcript.text) >= copied_line:
+            # A claim is the hook's content: the body gives up its copied lines first, starting with the line
+            # that says the claim again.
+            hook_copied = similarity(script.hook, transcript.text)
+            if draft.claim in used and draft.claim not in skip:
+                skip.add(draft.claim)
+            elif draft.claim >= 0 and attempt >= CLAIM_PATIENCE and hook_copied >= copied_line:
                 skip_claims.add(draft.claim)
             else:
                 skip.add(copied)
@@ -175,11 +188,12 @@ class LocalEngine:
                 continue
             budget = self.max_words - word_count(hook) - word_count(call_to_action)
             body, used = self._body(sentences, spoken, keywords, seed, budget, skip)
-            # The body says what the hook does not: the claim's sentence is left out when as many lines remain.
+            # The body says what the hook does not: the claim's sentence is left out when as many lines remain,
+            # or when the body would say the hook again.
             if claim.sentence in used:
                 with contextlib.suppress(NothingToSay):
                     other = self._body(sentences, spoken, keywords, seed, budget, skip | {claim.sentence})
-                    if len(other[0]) >= len(body):
+                    if len(other[0]) >= len(body) or _repeats(hook, body[0]):
                         body, used = other
             if _repeats(hook, body[0]):
                 continue
@@ -242,6 +256,9 @@ class LocalEngine:
             if words < 4 or words > per_line - OPENER_WORDS or words + OPENER_WORDS > left:
                 continue
             if _ends_mid_clause(tokens):
+                continue
+            # A line whose every content word was swapped for a synonym no longer says what this video says.
+            if not set(content_words(tokens)) & set(content_words(sentences[index])):
                 continue
             drafts[index] = tokens
             left -= words + OPENER_WORDS

@@ -25,6 +25,9 @@ _WHOLE = 10_000
 
 def claim_hook(claim: Claim, seed: str, names: frozenset[str]) -> str:
     """The claim in new words where the paraphrase tables have some, as one sentence."""
+    first = claim.tokens[0]
+    if first[1:] != first[1:].lower():  # "RBP", "MeUndies" open the clause as they are
+        names = names | {first}
     hook = render(paraphrase(list(claim.tokens), seed, _WHOLE, names))
     return hook[:1].upper() + hook[1:]
 
