@@ -82,7 +82,7 @@ def speaker_face(gray: np.ndarray) -> FaceBox | None:
     return FaceBox(x=x / width, y=y / height, w=w / width, h=h / height)
 
 
-def largest_face_centre(gray: np.ndarray) -> float | None:
+def speaker_face_centre(gray: np.ndarray) -> float | None:
     """Centre x (0..1 of the width) of the speaker's face (`speaker_face`) in a grayscale image, or None."""
     face = speaker_face(gray)
     return None if face is None else face.centre_x
@@ -109,7 +109,7 @@ def sample_faces(path: Path, *, sample_fps: float = SAMPLE_FPS, max_samples: int
                 width=max(2, round(frame.width * scale)), height=max(2, round(frame.height * scale)), format="gray"
             )
             times.append(float(frame.time))
-            centres.append(largest_face_centre(small.to_ndarray()))
+            centres.append(speaker_face_centre(small.to_ndarray()))
             if len(times) >= max_samples:
                 break
         if stream.duration is not None and stream.time_base is not None:

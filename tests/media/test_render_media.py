@@ -13,7 +13,7 @@ from resources.media.ffmpeg import run_ffmpeg
 from resources.media.probe import probe
 from resources.records import Cue, MediaFacts, Word
 from resources.render import Renderer, measure_lufs
-from resources.render.face_track import largest_face_centre
+from resources.render.face_track import speaker_face_centre
 from resources.render.filtergraph import caption_margin_v
 from tests.media.test_face_track import write_moving_face
 
@@ -181,7 +181,7 @@ def test_unknown_layout_is_rejected(inputs: dict[str, Path], tmp_path: Path) -> 
 def face_centre_in(frame: np.ndarray) -> float | None:
     """Centre x (0..1) of the face the Haar cascade finds in the upper part of an output frame."""
     gray = cv2.cvtColor(cv2.resize(frame[:1200], (270, 300)), cv2.COLOR_RGB2GRAY)
-    return largest_face_centre(gray)
+    return speaker_face_centre(gray)
 
 
 def test_auto_layout_frames_a_moving_face_and_follows_it(inputs: dict[str, Path], tmp_path: Path) -> None:
