@@ -4,6 +4,8 @@ Resume state lives in the upload checkpoint the moment TikTok hands it out (publ
 confirmed), so a re-execution continues the same upload instead of starting a second post. The upload URL is
 pre-signed: the bearer token is sent to the API host only. PULL_FROM_URL is not used (it needs a verified domain);
 the file is always pushed with FILE_UPLOAD.
+
+`metrics` reads a post's counts back with the Display API's Query Videos (`video.list` scope).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any
 
 import httpx
 
-from resources.errors import ConfigurationError, InputRejected, ProviderError, RetryableError
+from resources.errors import ConfigurationError, InputRejected, MetricsUnavailable, ProviderError, RetryableError
 from resources.http.deadline import Pending
 from resources.media.probe import probe
 from resources.publish.captions import CAPTION_LIMITS
+from resources.publish.oauth import auth_command
 from resources.publish.platforms import client as base
 from resources.publish.platforms.common import dry_run_post, json_object
 from resources.publish.publisher import PostRequest
@@ -32,6 +35,10 @@ API_BASE = "https://open.tiktokapis.com"
 MIB = 1024 * 1024
 # The status fetch reference: https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status
 STATUS_PATH = "/v2/post/publish/status/fetch/"
+# Query Videos (https://developers.tiktok.com/doc/tiktok-api-v2-video-query): POST, scope video.list, `fields` in the
+# query string, body {"filters": {"video_ids": [...]}}; it answers only the videos that belong to the token's user.
+VIDEO_QUERY_PATH = "/v2/video/query/"
+VIDEO_METRICS = {"view_count": "views", "like_count": "likes", "comment_count": "comments", "share_count": "shares"}
 
 # Never more public than asked: each setting lists the allowed levels from widest to narrowest.
 PRIVACY_LEVELS: dict[str, tuple[str, ...]] = {
@@ -168,6 +175,19 @@ class TikTokClient(base.PlatformClient):
         status = 429 if code == "rate_limit_exceeded" else max(response.status_code, 400)
         raise self.http_failure(status, detail[:300], doing, response.headers)
 
+    def check_metrics(self, response: httpx.Response, doing: str) -> None:
+        """`check` for a metrics read, with the codes of the error handling page
+        (https://developers.tiktok.com/doc/tiktok-api-v2-error-handling): scope_not_authorized (401) is a grant
+        without video.list, not a post refusal; access_token_invalid (401) and rate_limit_exceeded (429) as always."""
+        error = json_object(response).get("error")
+        if isinstance(error, dict) and error.get("code") in ("scope_not_authorized", "scope_permission_missed"):
+            raise MetricsUnavailable(
+                "missing_scope",
+                f"{self.where}: {doing}: the token lacks video.list ({error.get('code')}: "
+                f"{self.redact(str(error.get('message', '')))}); run {auth_command('tiktok')} to grant it",
+            )
+        self.check(response, doing)
+
     def check_upload(self, response: httpx.Response, doing: str) -> None:
         """The pre-signed upload URL answers without the envelope; its 4xx means the URL is no longer good."""
         if response.status_code in (200, 201, 206):
@@ -188,6 +208,39 @@ class TikTokEngine(base.ApiEngine):
     mode: str  # "direct" or "inbox" (a draft the creator posts in the app)
     chunk_limits: ChunkLimits | None = None  # None = CHUNK_LIMITS, TikTok's documented rules
     name = "tiktok"
+
+    def metrics(self, post: Post) -> dict[str, float]:
+        """Views, likes, comments and shares of the public post `remote_id` (never the publish id)."""
+        where = f"tiktok[{post.partition_key}]"
+        if not post.remote_id or post.remote_id == post.upload_id:
+            # An inbox draft: the creator posted it in the app, so only its publish id is known.
+            raise MetricsUnavailable(
+                "failed",
+                f"{where}: the ledger holds no public TikTok post id (an inbox draft has only its publish "
+                "id); import the numbers from TikTok Studio instead (shorts metrics-import)",
+            )
+        api = (self.settings.api_base_url or API_BASE).rstrip("/")
+        try:
+            with TikTokClient(self.settings, where) as client:
+                response = client.request(
+                    "POST",
+                    api + VIDEO_QUERY_PATH,
+                    doing="query videos",
+                    params={"fields": ",".join(["id", *VIDEO_METRICS])},
+                    content=json.dumps({"filters": {"video_ids": [post.remote_id]}}).encode(),
+                    headers={"Content-Type": "application/json; charset=UTF-8"},
+                    check=client.check_metrics,
+                )
+        except ConfigurationError as exc:  # no token, or one refused even after a refresh
+            raise MetricsUnavailable("revoked", str(exc)) from None
+        data = json_object(response).get("data")
+        videos = (data.get("videos") if isinstance(data, dict) else None) or []
+        video = next((v for v in videos if isinstance(v, dict) and str(v.get("id")) == post.remote_id), None)
+        if video is None:  # the endpoint leaves out what is gone, private, or not the token's user's
+            raise MetricsUnavailable(
+                "deleted", f"{where}: TikTok returns no video {post.remote_id} for this account (deleted or private)"
+            )
+        return {metric: float(video[field]) for field, metric in VIDEO_METRICS.items() if video.get(field) is not None}
 
     def publish(self, request: PostRequest) -> Post:
         """Upload and post `request`; returns the published Post, or a dry-run Post without uploading."""

@@ -2,6 +2,8 @@
 
 The checkpoint holds the media id and the segments X confirmed, so a re-execution appends only what is missing,
 and the post id the moment `POST /2/tweets` answers, so a re-execution after that never posts again.
+
+`metrics` reads a post's numbers back with the Post lookup `GET /2/tweets/{id}` on the same user-context token.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from resources.errors import InputRejected, ProviderError
+from resources.errors import ConfigurationError, InputRejected, MetricsUnavailable, ProviderError
 from resources.http.deadline import Pending
 from resources.publish.caption_rules import x_weighted_length
 from resources.publish.captions import CAPTION_LIMITS
@@ -31,6 +33,13 @@ MIB = 1024 * 1024
 MAX_SEGMENT_BYTES = 4 * MIB
 MAX_SEGMENTS = 1000
 MAX_VIDEO_BYTES = 512 * MIB
+# Metrics (https://docs.x.com/x-api/fundamentals/metrics): non_public_metrics and organic_metrics need a user-context
+# token of the post's author and exist only for posts of the last 30 days; public_metrics is always there.
+PRIVATE_FIELDS = "public_metrics,non_public_metrics,organic_metrics"
+PUBLIC_FIELDS = "public_metrics"
+# How X says a post is gone (200 with this problem in `errors`, or a 404) and a field is refused (in `errors`).
+NOT_FOUND_PROBLEM = "resource-not-found"
+FIELD_REFUSED_PROBLEM = "not-authorized-for-field"
 
 
 class _MediaGone(ProviderError):
@@ -83,6 +92,43 @@ class XEngine(base.ApiEngine):
     """Posts a short to X: chunked media upload with the user's OAuth 2.0 token, then `POST /2/tweets`."""
 
     name = "x"
+
+    def metrics(self, post: Post) -> dict[str, float]:
+        """Impressions, likes, replies, reposts (with quotes) and bookmarks; public counts only when X refuses
+        the non-public fields (a post older than 30 days)."""
+        where = f"x[{post.partition_key}]"
+        try:
+            with XClient(self.settings, where) as client:
+                answer = self._lookup(client, post.remote_id, PRIVATE_FIELDS)
+                if "data" not in answer and _problem(answer, FIELD_REFUSED_PROBLEM):
+                    log.info("%s: X refuses the non-public metrics; reading the public ones", where)
+                    answer = self._lookup(client, post.remote_id, PUBLIC_FIELDS)
+        except ConfigurationError as exc:  # no token, or one refused even after a refresh
+            raise MetricsUnavailable("revoked", str(exc)) from None
+        tweet = answer.get("data")
+        if not isinstance(tweet, dict):
+            found = _problem(answer, NOT_FOUND_PROBLEM) or _problem(answer, "")
+            detail = str(found.get("detail") or found.get("title") or "no post in the answer") if found else ""
+            status = "deleted" if _problem(answer, NOT_FOUND_PROBLEM) else "failed"
+            raise MetricsUnavailable(status, f"{where}: X returns no post {post.remote_id}: {detail}")
+        return post_metrics(tweet)
+
+    @staticmethod
+    def _lookup(client: XClient, tweet_id: str, fields: str) -> dict[str, Any]:
+        """`GET /2/tweets/{id}` (https://docs.x.com/x-api/posts/lookup/introduction): the whole answer, whose
+        `errors` may stand in for `data` in a 200; a 404 is a post that is gone."""
+        api = (client.settings.api_base_url or API_BASE).rstrip("/")
+
+        def check(response: httpx.Response, doing: str) -> None:
+            if response.status_code == 404:
+                message = _error_message(json_object(response), response)
+                raise MetricsUnavailable("deleted", f"{client.where}: {doing}: X has no post {tweet_id} ({message})")
+            client.check(response, doing)
+
+        response = client.request(
+            "GET", f"{api}/2/tweets/{tweet_id}", doing="post lookup", params={"tweet.fields": fields}, check=check
+        )
+        return json_object(response)
 
     def publish(self, request: PostRequest) -> Post:
         """Upload the video and post the caption with it; a dry run stops before the first upload call."""
@@ -218,6 +264,33 @@ class XEngine(base.ApiEngine):
             lookup=lookup,
             save=lambda tweet_id: self.checkpoint.set("tweet_id", tweet_id),
         )
+
+
+def post_metrics(tweet: Mapping[str, Any]) -> dict[str, float]:
+    """METRICS from a post object: "Retweets and comments" as X shows them is retweet_count + quote_count
+    (https://docs.x.com/x-api/fundamentals/metrics); impressions from the non-public, organic or public counts."""
+    public = tweet.get("public_metrics") or {}
+    private = tweet.get("non_public_metrics") or {}
+    organic = tweet.get("organic_metrics") or {}
+    values: dict[str, float] = {}
+    counted = [group["impression_count"] for group in (private, organic, public) if "impression_count" in group]
+    impressions = next((count for count in counted if count is not None), None)
+    if impressions is not None:
+        values["impressions"] = float(impressions)
+    for field, metric in (("like_count", "likes"), ("reply_count", "comments"), ("bookmark_count", "saves")):
+        if public.get(field) is not None:
+            values[metric] = float(public[field])
+    if public.get("retweet_count") is not None:
+        values["shares"] = float(public["retweet_count"]) + float(public.get("quote_count") or 0)
+    return values
+
+
+def _problem(answer: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The first problem in the answer's `errors` whose `type` ends with `kind` ({} when none)."""
+    for problem in answer.get("errors") or []:
+        if isinstance(problem, dict) and str(problem.get("type", "")).endswith(kind):
+            return problem
+    return {}
 
 
 def _error_message(payload: Mapping[str, Any], response: httpx.Response) -> str:

@@ -6,10 +6,14 @@ and continues it instead of creating a second video. The video id is saved the m
 The SDK's own retries are off: every call goes through the shared `base.PlatformClient.call` (retries from the
 Publisher's settings, one token refresh), except the daily upload quota, which fails at once because it only
 resets at midnight Pacific time.
+
+`metrics` reads a video's numbers back: `videos.list(part=statistics)` for views, likes and comments, and the
+YouTube Analytics API v2 `reports.query` for watch time when the grant includes yt-analytics.readonly.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import json
@@ -28,9 +32,10 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaFileUpload
 
-from resources.errors import ConfigurationError, InputRejected, ProviderError, RetryableError
+from resources.errors import ConfigurationError, InputRejected, MetricsUnavailable, ProviderError, RetryableError
 from resources.http.deadline import Pending
 from resources.http.retry import http_failure
+from resources.publish.oauth import auth_command
 from resources.publish.platforms import client as base
 from resources.publish.platforms.common import dry_run_post
 from resources.publish.publisher import PostRequest
@@ -39,6 +44,8 @@ from resources.records import Post
 T = TypeVar("T")
 
 DISCOVERY_DOC = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents" / "youtube.v3.json"
+# The YouTube Analytics API v2, from the same package (its own host: youtubeanalytics.googleapis.com).
+ANALYTICS_DOC = DISCOVERY_DOC.with_name("youtubeAnalytics.v2.json")
 REAL_ROOT_URL = "https://youtube.googleapis.com/"
 CHUNK_QUANTUM = 256 * 1024  # resumable chunks must be multiples of 256 KiB (all but the last)
 CATEGORY_PEOPLE_AND_BLOGS = "22"
@@ -51,6 +58,18 @@ QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded", "uploadLimitEx
 # Per-user rate limits are short-lived (the SDK itself retries them); the daily caps above are not.
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 SESSION_GONE = frozenset({404, 410})
+# The Data API's daily unit quota: reads spend it too, and it resets at midnight Pacific time as well.
+DAILY_QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
+# Google's answer to a token without the method's scope: 403 insufficientPermissions, "Request had insufficient
+# authentication scopes." (https://developers.google.com/youtube/v3/docs/errors, "forbidden (403)").
+SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
+READONLY_SCOPE = "https://www.googleapis.com/auth/youtube.readonly"
+ANALYTICS_SCOPE = "https://www.googleapis.com/auth/yt-analytics.readonly"
+# Reports: Query (https://developers.google.com/youtube/analytics/reference/reports/query) with no dimension and
+# `filters=video==ID`: the "Video reports" user-activity report of one video (https://developers.google.com/
+# youtube/analytics/channel_reports). averageViewDuration is in seconds, estimatedMinutesWatched in minutes
+# (https://developers.google.com/youtube/analytics/metrics).
+ANALYTICS_METRICS = ("views", "estimatedMinutesWatched", "averageViewDuration")
 TRANSPORT_ERRORS = (httplib2.HttpLib2Error, http.client.HTTPException, OSError)
 
 
@@ -63,6 +82,14 @@ class _ChunkedFile(MediaFileUpload):  # type: ignore[misc]
 
     def has_stream(self) -> bool:
         return False
+
+
+class PartialMetrics(dict[str, float]):
+    """The numbers that could be read, with `detail` saying which part is missing and how to get it."""
+
+    def __init__(self, values: dict[str, float], detail: str) -> None:
+        super().__init__(values)
+        self.detail = detail
 
 
 class _SessionExpired(Exception):
@@ -155,12 +182,52 @@ class YouTubeClient(base.PlatformClient):
     def __enter__(self) -> Self:
         super().__enter__()
         self.credentials = Credentials(token=self.token)
-        self.service = self._service()
+        self.service = self._service(DISCOVERY_DOC)
         return self
 
     def refresh_token(self) -> None:
         super().refresh_token()
         self.credentials.token = self.token
+
+    @functools.cached_property
+    def analytics(self) -> Any:
+        """The SDK's `youtubeAnalytics.v2` service (built on first use), on the same token and transport."""
+        return self._service(ANALYTICS_DOC)
+
+    def read(self, call: Any, *, doing: str, scope: str) -> dict[str, Any]:
+        """A read-only metrics call, retried; its refusals become MetricsUnavailable (`scope`: what it needs)."""
+
+        def once() -> dict[str, Any]:
+            try:
+                return dict(self.transport(lambda: call.execute(num_retries=0)))
+            except HttpError as exc:
+                raise self.metrics_error(exc.resp.status, exc.content, exc.resp, doing, scope) from None
+
+        return self.call(once, doing=doing)
+
+    def metrics_error(
+        self, status: int, content: bytes | str | None, headers: Any, doing: str, scope: str
+    ) -> Exception:
+        """The error for a refused metrics read: no scope, the daily quota, a vanished video, else as any call."""
+        reasons, message = error_details(content)
+        message = self.redact(message)
+        if status == 403 and SCOPE_REASONS.intersection(reasons):
+            return MetricsUnavailable(
+                "missing_scope",
+                f"{self.where}: {doing}: the token lacks {scope.rsplit('/', 1)[-1]} ({message}); run "
+                f"{auth_command('youtube')} to grant it",
+            )
+        if DAILY_QUOTA_REASONS.intersection(reasons):
+            return MetricsUnavailable(
+                "rate_limited",
+                f"{self.where}: {doing}: the daily API quota is spent ({message}); it resets at midnight Pacific time",
+            )
+        if status == 404 and "videoNotFound" in reasons:
+            return MetricsUnavailable("deleted", f"{self.where}: {doing}: YouTube no longer has the video")
+        if status == 429 or (status == 403 and RATE_REASONS.intersection(reasons)):
+            retry_headers = {str(k): str(v) for k, v in dict(headers).items()}
+            return http_failure("YouTube", 429, f"{message} ({', '.join(reasons)})", retry_headers)
+        return self.answer_error(status, content, headers)
 
     def refused(self) -> None:
         """The create call (the last chunk, sent through the SDK rather than `create`) was refused for sure."""
@@ -204,9 +271,9 @@ class YouTubeClient(base.PlatformClient):
         failure = http_failure("YouTube", status, detail, {str(k): str(v) for k, v in dict(headers).items()})
         return failure if isinstance(failure, RetryableError) else ProviderError(f"{self.where}: {failure}")
 
-    def _service(self) -> Any:
-        """A youtube.v3 client from the bundled discovery document, pointed at `api_base_url` when set."""
-        document = json.loads(DISCOVERY_DOC.read_text(encoding="utf-8"))
+    def _service(self, discovery_doc: Path) -> Any:
+        """A client from a discovery document bundled with the SDK, pointed at `api_base_url` when set."""
+        document = json.loads(discovery_doc.read_text(encoding="utf-8"))
         if self.settings.api_base_url:
             # `client_options.api_endpoint` would keep uploads on https; the document's root moves both.
             document["rootUrl"] = self.settings.api_base_url.rstrip("/") + "/"
@@ -229,6 +296,69 @@ class YouTubeEngine(base.ApiEngine):
     publish_at: str = ""  # RFC 3339; YouTube makes the private video public then
     made_for_kids: bool = False
     name = "youtube"
+
+    # -- the numbers ------------------------------------------------------------------------------------------
+
+    def metrics(self, post: Post) -> dict[str, float]:
+        """Views, likes and comments from `videos.list`; watch time from the Analytics API when the grant has
+        yt-analytics.readonly (without it, a PartialMetrics whose `detail` says so)."""
+        where = f"youtube[{post.partition_key}]"
+        try:
+            with YouTubeClient(self.settings, where) as client:
+                values = self._statistics(client, post.remote_id)
+                try:
+                    values |= self._watch_time(client, post)
+                except (MetricsUnavailable, RetryableError, ProviderError) as exc:
+                    # The Data API counts stand on their own: keep them, say what is missing.
+                    dg.get_dagster_logger().warning(f"{where}: watch time not read: {exc}")
+                    return PartialMetrics(values, f"watch time not read: {exc}")
+                return values
+        except ConfigurationError as exc:  # no token, or one refused even after a refresh
+            raise MetricsUnavailable("revoked", str(exc)) from None
+
+    @staticmethod
+    def _statistics(client: YouTubeClient, video_id: str) -> dict[str, float]:
+        """`videos.list(part=statistics)` (https://developers.google.com/youtube/v3/docs/videos/list): the counts
+        are strings; a hidden count is left out. A video that is gone is simply not among the items."""
+        answer = client.read(
+            client.service.videos().list(part="statistics", id=video_id),
+            doing="reading the video statistics",
+            scope=READONLY_SCOPE,
+        )
+        items = answer.get("items") or []
+        if not items:
+            raise MetricsUnavailable(
+                "deleted", f"{client.where}: YouTube lists no video {video_id} (deleted, or not the token's channel)"
+            )
+        statistics = items[0].get("statistics") or {}
+        names = {"viewCount": "views", "likeCount": "likes", "commentCount": "comments"}
+        return {metric: float(statistics[field]) for field, metric in names.items() if field in statistics}
+
+    @staticmethod
+    def _watch_time(client: YouTubeClient, post: Post) -> dict[str, float]:
+        """The Analytics report of this video since it was posted; {} while YouTube has no rows for it yet
+        (the report lags a day or two behind)."""
+        today = datetime.now(UTC).date()
+        start = min(post.posted_at.astimezone(UTC).date(), today)
+        query = client.analytics.reports().query(
+            ids="channel==MINE",
+            startDate=start.isoformat(),
+            endDate=today.isoformat(),
+            metrics=",".join(ANALYTICS_METRICS),
+            filters=f"video=={post.remote_id}",
+        )
+        report = client.read(query, doing="reading YouTube Analytics", scope=ANALYTICS_SCOPE)
+        columns = [str(header.get("name", "")) for header in report.get("columnHeaders") or []]
+        rows = report.get("rows") or []
+        if not rows:
+            return {}
+        row = dict(zip(columns, rows[0], strict=False))
+        values: dict[str, float] = {}
+        if row.get("estimatedMinutesWatched") is not None:
+            values["watch_time_s"] = float(row["estimatedMinutesWatched"]) * 60
+        if row.get("averageViewDuration") is not None:
+            values["avg_view_duration_s"] = float(row["averageViewDuration"])
+        return values
 
     # -- the flow ---------------------------------------------------------------------------------------------
 

@@ -11,6 +11,12 @@ uses there is not documented; the fake's is `upload_url_expired`). `lose_answer_
 lets a chunk PUT take effect (the last one completes the post) and then loses its answer: held until the
 client's next request, cut, or replaced by a 5xx. The public post id is reported only once processing is complete
 (PUBLISH_COMPLETE), after `post_id_polls` more polls (moderation).
+
+Query Videos (`POST /v2/video/query/?fields=...`, body `{"filters": {"video_ids": [...]}}`) answers the counts of
+the account's public posts (`videos`: post id -> counts; a post gets zeros when it is published, tests seed
+others) and leaves out ids it does not hold. It needs the video.list scope (`scope_not_authorized`, 401) and
+refuses fields the Video Object does not have (`invalid_params`), as the reference describes
+(https://developers.tiktok.com/doc/tiktok-api-v2-video-query).
 """
 
 from __future__ import annotations
@@ -26,6 +32,15 @@ from tests.providers.fakes.base import FakeServer, Faults, Recorded, Reply, rout
 MIB = 1024 * 1024
 PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+# The Video Object's fields that Query Videos may return (the reference's `fields` list).
+VIDEO_FIELDS = frozenset(
+    {
+        "id", "create_time", "cover_image_url", "share_url", "video_description", "duration", "height", "width",
+        "title", "embed_html", "embed_link", "like_count", "comment_count", "share_count", "view_count",
+    }
+)  # fmt: skip
+VIDEO_COUNTS = ("view_count", "like_count", "comment_count", "share_count")
+MAX_QUERY_IDS = 20  # "Up to 20 video IDs can be included per request."
 
 
 @dataclass
@@ -82,7 +97,7 @@ class FakeTikTok(FakeServer[Recorded]):
         self.access_token = access_token
         self.client_key, self.client_secret, self.refresh_token = client_key, client_secret, refresh_token
         self.privacy_options = list(PRIVACY_LEVELS)  # an unaudited app's creator sees ["SELF_ONLY"] only
-        self.scopes = {"user.info.basic", "video.publish", "video.upload"}  # what the token was granted
+        self.scopes = {"user.info.basic", "video.publish", "video.upload", "video.list"}  # what the token was granted
         self.username = "shorts.lab"
         self.max_duration_s = 600
         # TikTok's real limits; tests shrink min/max so a 2 MB file splits into several chunks.
@@ -93,6 +108,7 @@ class FakeTikTok(FakeServer[Recorded]):
         self.processing_polls = 1  # PROCESSING_UPLOAD answers after the last chunk
         self.post_id_polls = 1  # PUBLISH_COMPLETE answers with an empty post-id list before the id appears
         self.uploads: dict[str, Upload] = {}
+        self.videos: dict[str, dict[str, int]] = {}  # public post id -> view_count, like_count, ...
         self.refreshes = 0
         self.faults: Faults[Fault] = Faults()
         self._next_fail_reason = ""
@@ -125,6 +141,11 @@ class FakeTikTok(FakeServer[Recorded]):
     def fail_next_publish(self, reason: str) -> None:
         """The next init's status ends in FAILED with this fail_reason."""
         self._next_fail_reason = reason
+
+    def seed_video(self, post_id: str, *, views: int = 0, likes: int = 0, comments: int = 0, shares: int = 0) -> None:
+        """A public post of the account with these counts."""
+        counts = {"view_count": views, "like_count": likes, "comment_count": comments, "share_count": shares}
+        self.videos[post_id] = counts
 
     def expire_upload_urls(self) -> None:
         for upload in self.uploads.values():
@@ -180,7 +201,7 @@ class FakeTikTok(FakeServer[Recorded]):
             "open_id": "fake-open-id",
             "refresh_token": self.refresh_token,
             "refresh_expires_in": 15552000,
-            "scope": "user.info.basic,video.publish,video.upload",
+            "scope": ",".join(sorted(self.scopes)),
             "token_type": "Bearer",
         }
         return Reply(200, tokens)
@@ -322,5 +343,30 @@ class FakeTikTok(FakeServer[Recorded]):
                 data["status"] = "PUBLISH_COMPLETE"
                 if polls > self.post_id_polls:
                     upload.post_id = upload.post_id or 7_400_000_000_000_000_000 + len(self.posts)
+                    self.videos.setdefault(str(upload.post_id), dict.fromkeys(VIDEO_COUNTS, 0))
                     data["publicaly_available_post_id"] = [upload.post_id]
         return Reply(200, envelope(data))
+
+    @route("video_query", "POST", "/v2/video/query/")
+    def _video_query(self, request: Recorded) -> Reply:
+        if "video.list" not in self.scopes:
+            return error(
+                401,
+                "scope_not_authorized",
+                "The user did not authorize the scope required for completing this request.",
+            )
+        fields = [name for name in request.query.get("fields", "").split(",") if name]
+        if not fields or not set(fields) <= VIDEO_FIELDS:
+            return error(
+                400, "invalid_params", f"fields must be Video Object fields, got {request.query.get('fields')!r}"
+            )
+        body = request.json if isinstance(request.json, dict) else {}
+        ids = (body.get("filters") or {}).get("video_ids") if isinstance(body.get("filters"), dict) else None
+        if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_QUERY_IDS or not all(isinstance(i, str) for i in ids):
+            return error(400, "invalid_params", "filters.video_ids must list 1 to 20 video ids (strings)")
+        videos = []
+        for video_id in ids:
+            if video_id in self.videos:
+                video = {"id": video_id, **self.videos[video_id]}
+                videos.append({name: video[name] for name in fields if name in video})
+        return Reply(200, envelope({"videos": videos}))

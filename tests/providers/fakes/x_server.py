@@ -8,6 +8,10 @@ pending → in_progress → succeeded (or failed) over polls. Faults are scripte
 answers an error although the request took effect (the post exists, the client never learns its id), and
 `lose_answer_after_next` loses the answer of a request that took effect (held past the client's timeout, or cut).
 `GET /2/users/me` and the user's Posts timeline `GET /2/users/{id}/tweets` are what a lookup reads.
+The Post lookup `GET /2/tweets/{id}?tweet.fields=` answers the metrics (https://docs.x.com/x-api/fundamentals/
+metrics): public_metrics always; non_public_metrics and organic_metrics only for the user's own posts of the
+last 30 days (`age_post` makes one older), else a 200 whose `errors` hold X's not-authorized-for-field problem and
+no `data`. A deleted post is a 200 with the resource-not-found problem ("Not Found Error"), as X answers.
 Every authorized request is checked against X's OpenAPI document (`tests/data/specs/x.json`, see `openapi_check`):
 a violation is answered with X's 400 problem and fails the test when the fake stops.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from resources.publish.caption_rules import x_weighted_length
 from tests.providers.fakes import base
@@ -69,12 +73,19 @@ def json_object(request: Recorded) -> dict[str, Any]:
     return request.json if sent_as_json and isinstance(request.json, dict) else {}
 
 
+PRIVATE_FIELDS = ("non_public_metrics", "organic_metrics", "promoted_metrics")
+
+
 class FakeX(SpecChecked, FakeServer[Recorded]):
     """Context manager running the fake on a free port; `.base_url` replaces https://api.x.com."""
 
     record_type = Recorded
     json_type = "application/json; charset=utf-8"
     spec_name = "x.json"
+    # X's OpenAPI document 2.167 names the Post fields parameter `post.fields`; the API reference and the metrics
+    # page request them as `tweet.fields` (https://docs.x.com/x-api/fundamentals/metrics,
+    # https://docs.x.com/x-api/posts/lookup/quickstart), which is what the client sends.
+    spec_amendments: ClassVar[dict[str, Any]] = {"/components/parameters/PostFieldsParameter/name": "tweet.fields"}
 
     def __init__(self, access_token: str = "x-user-token") -> None:
         super().__init__()
@@ -88,6 +99,8 @@ class FakeX(SpecChecked, FakeServer[Recorded]):
         self.timeline_hides_newest = 0  # the timeline lags: the newest posts are not listed yet
         self.faults: Faults[Fault] = Faults()
         self._next_processing_error = ""
+        self.metrics: dict[str, dict[str, dict[str, int]]] = {}  # post id -> public/non_public/organic counts
+        self.aged: set[str] = set()  # posts older than 30 days: their non-public metrics are refused
 
     # --- scripting -------------------------------------------------------------------------------------------
     def fail_next(
@@ -115,6 +128,33 @@ class FakeX(SpecChecked, FakeServer[Recorded]):
         """The next request to `route` takes effect, then its answer is lost: held until the client's next
         request (`timeout`: the client gives up first) or the connection closed unanswered (`drop`)."""
         self.faults.add(Fault(route, status=None, drop=how == "drop", hold=how == "timeout", after_effect=True))
+
+    def seed_post(
+        self,
+        tweet_id: str,
+        *,
+        impressions: int = 0,
+        likes: int = 0,
+        replies: int = 0,
+        retweets: int = 0,
+        quotes: int = 0,
+        bookmarks: int = 0,
+    ) -> None:
+        """A post of the user with these counts (impressions in all three groups, as X reports them)."""
+        self.tweets.append({"id": tweet_id, "text": f"post {tweet_id}", "media_ids": []})
+        public = {"retweet_count": retweets, "reply_count": replies, "like_count": likes, "quote_count": quotes}
+        public |= {"bookmark_count": bookmarks, "impression_count": impressions}
+        private = {"impression_count": impressions, "url_link_clicks": 0, "user_profile_clicks": 0}
+        organic = private | {"retweet_count": retweets, "reply_count": replies, "like_count": likes}
+        self.metrics[tweet_id] = {"public_metrics": public, "non_public_metrics": private, "organic_metrics": organic}
+
+    def age_post(self, tweet_id: str) -> None:
+        """The post is now older than 30 days: X no longer gives its non-public metrics."""
+        self.aged.add(tweet_id)
+
+    def delete_post(self, tweet_id: str) -> None:
+        self.tweets = [tweet for tweet in self.tweets if tweet["id"] != tweet_id]
+        self.metrics.pop(tweet_id, None)
 
     def fail_next_processing(self, message: str) -> None:
         """The next media's processing ends in `failed` with this message."""
@@ -245,3 +285,42 @@ class FakeX(SpecChecked, FakeServer[Recorded]):
         tweet = {"id": str(1_890_000_000_000_000_000 + len(self.tweets) + 1), "text": text, "media_ids": media_ids}
         self.tweets.append(tweet)
         return Reply(201, {"data": {"id": tweet["id"], "text": text}})
+
+    @route("lookup", "GET", r"/2/tweets/(?P<tweet_id>[^/]+)")
+    def _lookup(self, request: Recorded) -> Reply:
+        """One post with the `tweet.fields` asked for; problems in a 200, as X answers a lookup."""
+        tweet_id = request.args["tweet_id"]
+        tweet = next((t for t in self.tweets if t["id"] == tweet_id), None)
+        if tweet is None:
+            detail = f"Could not find tweet with id: [{tweet_id}]."
+            found = {"value": tweet_id, "detail": detail, "title": "Not Found Error", "resource_type": "tweet"}
+            found |= {
+                "parameter": "id",
+                "resource_id": tweet_id,
+                "type": "https://api.x.com/2/problems/resource-not-found",
+            }
+            return Reply(200, {"errors": [found]})
+        fields = [name for name in request.query.get("tweet.fields", "").split(",") if name]
+        refused = [name for name in fields if name in PRIVATE_FIELDS and tweet_id in self.aged]
+        if refused:
+            problems = [
+                {
+                    "resource_type": "tweet",
+                    "field": name,
+                    "parameter": "tweet.fields",
+                    "resource_id": tweet_id,
+                    "title": "Field Authorization Error",
+                    "section": "data",
+                    "detail": f"Sorry, you are not authorized to access '{name}' on the Tweet with id: [{tweet_id}].",
+                    "value": tweet_id,
+                    "type": "https://api.x.com/2/problems/not-authorized-for-field",
+                }
+                for name in refused
+            ]
+            return Reply(200, {"errors": problems})
+        shown: dict[str, Any] = {"id": tweet_id, "text": tweet["text"], "edit_history_tweet_ids": [tweet_id]}
+        counts = self.metrics.get(tweet_id, {})
+        for name in fields:
+            if name in counts:
+                shown[name] = counts[name]
+        return Reply(200, {"data": shown})

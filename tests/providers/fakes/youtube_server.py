@@ -11,6 +11,13 @@ error envelope, a dropped connection, a chunk accepted only in part, expired ses
 last chunk create the video, then loses its answer (cut, or a 5xx) and can end the session with it, so only the
 channel's uploads can tell: `channels.list(mine=true, part=contentDetails)` names the uploads playlist and
 `playlistItems.list` lists it newest first (`uploads_hide_newest` makes it lag).
+
+The numbers: `videos.list(part=statistics)` answers `statistics` (counts as strings) of the videos it holds, and
+the YouTube Analytics API v2 `GET /v2/reports` (`reports.query`, same host here) the rows `seed_video` gave. Both
+check the token's scopes (`token_scopes`, one grant for every token the fake issued) as Google does: 403
+insufficientPermissions. Every `reports.query` is checked against the Analytics discovery document kept in
+`tests/data/specs/youtubeAnalytics.v2.json` (as google-api-python-client ships it): a parameter it does not
+declare is a 400 and fails the test when the fake stops.
 """
 
 from __future__ import annotations
@@ -20,12 +27,30 @@ import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal
 
 from tests.providers.fakes import base
 from tests.providers.fakes.base import FakeServer, Faults, Recorded, Reply
 
-RequestKind = Literal["start", "chunk", "query", "list", "token", "tokeninfo", "channels", "playlist_items"]
+RequestKind = Literal["start", "chunk", "query", "list", "token", "tokeninfo", "channels", "playlist_items", "reports"]
+SCOPE = "https://www.googleapis.com/auth/"
+# Who may call what, from the methods' scopes: videos.list's in the Data API discovery document; reports.query's
+# user-activity metrics need one of the two Analytics scopes (Reports: Query, "Authorization",
+# https://developers.google.com/youtube/analytics/reference/reports/query).
+LIST_SCOPES = frozenset(SCOPE + name for name in ("youtube", "youtube.force-ssl", "youtube.readonly", "youtubepartner"))
+ANALYTICS_SCOPES = frozenset(SCOPE + name for name in ("yt-analytics.readonly", "yt-analytics-monetary.readonly"))
+ANALYTICS_DOC = Path(__file__).resolve().parents[2] / "data" / "specs" / "youtubeAnalytics.v2.json"
+# The required parameters and formats of Reports: Query (the discovery document says them only in prose).
+REPORT_PARAMETERS = {
+    "ids": re.compile(r"[a-zA-Z]+==[a-zA-Z0-9_+-]+"),
+    "startDate": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    "endDate": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    "metrics": re.compile(r"[0-9a-zA-Z,]+"),
+}
+INSUFFICIENT_SCOPES = "Request had insufficient authentication scopes."
 QUOTA_ERRORS: dict[str, tuple[int, str, str]] = {
     "rateLimitExceeded": (
         429,
@@ -60,6 +85,14 @@ def error(status: int, reason: str, message: str, domain: str = "global") -> Rep
 
 
 UNAUTHORIZED = error(401, "authError", "Invalid Credentials", "global")
+
+
+@cache
+def analytics_parameters() -> frozenset[str]:
+    """The query parameters `reports.query` takes: its own and the document's standard ones (alt, fields, ...)."""
+    document = json.loads(ANALYTICS_DOC.read_text(encoding="utf-8"))
+    method = document["resources"]["reports"]["methods"]["query"]
+    return frozenset(method["parameters"]) | frozenset(document.get("parameters", {}))
 
 
 @dataclass
@@ -111,8 +144,8 @@ class FakeYouTube(FakeServer[RecordedRequest]):
         self.tokens_issued = 0
         self._polls: Counter[str] = Counter()
         # Read-only account routes (the preflight): what Google's tokeninfo reports and the channel `mine` finds.
-        self.token_scopes = (
-            "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly"
+        self.token_scopes = " ".join(
+            SCOPE + name for name in ("youtube.upload", "youtube.readonly", "yt-analytics.readonly")
         )
         self.channel: dict[str, Any] | None = {
             "id": "UCfakeChannel0000000000",
@@ -121,6 +154,10 @@ class FakeYouTube(FakeServer[RecordedRequest]):
             "contentDetails": {"relatedPlaylists": {"uploads": "UUfakeChannel0000000000"}},
         }
         self.uploads_hide_newest = 0  # the uploads playlist lags: the newest videos are not listed yet
+        # The numbers: video id -> `statistics` (strings, as YouTube sends them), and the Analytics row.
+        self.statistics: dict[str, dict[str, str]] = {}
+        self.analytics: dict[str, dict[str, float]] = {}
+        self.spec_violations: list[str] = []
 
     # -- scripting -------------------------------------------------------------------------------------------
 
@@ -130,10 +167,56 @@ class FakeYouTube(FakeServer[RecordedRequest]):
     def revoke_token(self, token: str) -> None:
         self.valid_tokens.discard(token)
 
-    def fail(self, kind: RequestKind, status: int = 503, *, times: int = 1, after: int = 0, reason: str = "") -> None:
+    def fail(
+        self,
+        kind: RequestKind,
+        status: int = 503,
+        *,
+        times: int = 1,
+        after: int = 0,
+        reason: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Answer the next `times` requests of `kind` (after `after` good ones) with `status`."""
         body = error_envelope(status, reason or "backendError", f"Scripted HTTP {status}")
-        self.faults.add(Fault(kind, status, body, times=times, skip=after))
+        self.faults.add(Fault(kind, status, body, headers or {}, times=times, skip=after))
+
+    def seed_video(
+        self,
+        video_id: str,
+        *,
+        views: int = 0,
+        likes: int = 0,
+        comments: int = 0,
+        minutes_watched: float | None = None,
+        average_view_s: float | None = None,
+    ) -> None:
+        """A processed video of the channel with these counts (and an Analytics row when `minutes_watched`)."""
+        with self.lock:
+            self.videos[video_id] = {
+                "kind": "youtube#video",
+                "etag": secrets.token_hex(8),
+                "id": video_id,
+                "snippet": {"title": video_id, "description": "", "channelId": "UCfakechannel000000000000"},
+                "status": {"uploadStatus": "processed", "privacyStatus": "public"},
+            }
+            self._polls[video_id] = self.processing_polls
+            # YouTube sends the counts as strings; favoriteCount is always "0" (deprecated).
+            counts = {"viewCount": views, "likeCount": likes, "favoriteCount": 0, "commentCount": comments}
+            self.statistics[video_id] = {name: str(value) for name, value in counts.items()}
+            if minutes_watched is not None:
+                row = {"views": float(views), "estimatedMinutesWatched": minutes_watched}
+                self.analytics[video_id] = row | {"averageViewDuration": average_view_s or 0.0}
+
+    def delete_video(self, video_id: str) -> None:
+        with self.lock:
+            self.videos.pop(video_id, None)
+            self.statistics.pop(video_id, None)
+            self.analytics.pop(video_id, None)
+
+    def grant(self, *names: str) -> None:
+        """The grant of every token: these scopes (short names, e.g. "youtube.readonly")."""
+        self.token_scopes = " ".join(SCOPE + name for name in names)
 
     def quota(self, reason: str = "rateLimitExceeded") -> None:
         """Refuse the next upload start with one of the daily quota errors (see QUOTA_ERRORS)."""
@@ -186,6 +269,8 @@ class FakeYouTube(FakeServer[RecordedRequest]):
             return "tokeninfo" if request.path == "/tokeninfo" else "channels"
         if request.method == "GET" and request.path == "/youtube/v3/playlistItems":
             return "playlist_items"
+        if request.method == "GET" and request.path == "/v2/reports":
+            return "reports"
         return "list" if request.method == "GET" else ""
 
     def answer(self, request: RecordedRequest) -> Reply | None:
@@ -203,7 +288,56 @@ class FakeYouTube(FakeServer[RecordedRequest]):
             return self._channels(request)
         if request.route == "playlist_items":
             return self._playlist_items(request)
+        if request.route == "reports":
+            return self._reports(request)
         return error(404, "notFound", f"No route {request.path}")
+
+    def _granted(self, allowed: frozenset[str]) -> bool:
+        return bool(allowed.intersection(self.token_scopes.split()))
+
+    def _reports(self, request: RecordedRequest) -> Reply | None:
+        """`reports.query` of one video (no dimension, `filters=video==ID`): one row, or none before YouTube
+        has processed the video's data (and for a video the channel does not own)."""
+        if not self._authorized(request):
+            return UNAUTHORIZED
+        unknown = sorted(set(request.query) - analytics_parameters())
+        malformed = [
+            name for name, pattern in REPORT_PARAMETERS.items() if not pattern.fullmatch(request.query.get(name, ""))
+        ]
+        if unknown or malformed:
+            problem = f"GET /v2/reports: undeclared {unknown}, missing or malformed {malformed}"
+            self.spec_violations.append(problem)
+            return error(400, "badRequest", problem)
+        if not self._granted(ANALYTICS_SCOPES):
+            return error(403, "insufficientPermissions", INSUFFICIENT_SCOPES)
+        fault = self.faults.take("reports")
+        if fault is not None:
+            return fault.reply()
+        filters = request.query.get("filters", "")
+        if request.query.get("ids") != "channel==MINE" or not filters.startswith("video==") or ";" in filters:
+            return error(400, "badRequest", "this fake answers ids=channel==MINE with filters=video==ID only")
+        names = request.query["metrics"].split(",")
+        if not set(names) <= {"views", "estimatedMinutesWatched", "averageViewDuration"}:
+            return error(400, "badRequest", f"Unknown identifier in metrics: {request.query['metrics']}")
+        headers = [
+            {"name": name, "columnType": "METRIC", "dataType": "FLOAT" if name == "averageViewDuration" else "INTEGER"}
+            for name in names
+        ]
+        with self.lock:
+            row = self.analytics.get(filters.removeprefix("video=="))
+        body: dict[str, Any] = {"kind": "youtubeAnalytics#resultTable", "columnHeaders": headers}
+        if row is not None:
+            body["rows"] = [[row[name] for name in names]]
+        return Reply(200, body)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Stop, then fail the test on an Analytics request the discovery document does not allow."""
+        super().__exit__(exc_type, exc, tb)
+        found, self.spec_violations = self.spec_violations, []
+        if exc_type is None and found:
+            raise AssertionError("requests that break youtubeAnalytics.v2.json:\n  " + "\n  ".join(found))
 
     def _authorized(self, request: RecordedRequest) -> bool:
         return bool(request.bearer) and request.bearer in self.valid_tokens
@@ -338,10 +472,22 @@ class FakeYouTube(FakeServer[RecordedRequest]):
     def _list(self, request: RecordedRequest) -> Reply | None:
         if not self._authorized(request):
             return UNAUTHORIZED
+        if not self._granted(LIST_SCOPES):
+            return error(403, "insufficientPermissions", INSUFFICIENT_SCOPES)
         fault = self.faults.take("list")
         if fault is not None:
             return fault.reply()
         ids = [item for item in request.query.get("id", "").split(",") if item]
+        parts = request.query.get("part", "").split(",")
+        if parts == ["statistics"]:  # only the parts asked for; an unknown (deleted) id is simply left out
+            with self.lock:
+                items = [
+                    {"kind": "youtube#video", "etag": self.videos[video_id]["etag"], "id": video_id}
+                    | {"statistics": self.statistics.get(video_id, {})}
+                    for video_id in ids
+                    if video_id in self.videos
+                ]
+            return Reply(200, {"kind": "youtube#videoListResponse", "items": items})
         with self.lock:
             items = [self._listed(video_id) for video_id in ids if video_id in self.videos]
         return Reply(200, {"kind": "youtube#videoListResponse", "items": items})
