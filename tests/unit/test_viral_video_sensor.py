@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import socket
 import sys
 import uuid
@@ -16,11 +17,12 @@ from dagster import DagsterInstance, DagsterRun, SensorEvaluationContext, Sensor
 
 from resources.discovery.candidates import Candidate, SourceError
 from resources.discovery.configured import Discovery, DiscoverySources, FixedDiscovery
+from resources.discovery.prior import ArmOutcome
 from resources.discovery.virality import Snapshot, ViralityRules, evaluate, human, score
 from resources.media.source_registry import lookup_source
 from resources.media.store import MediaStore
 from sensors import viral_video_sensor as module
-from sensors.viral_video_sensor import evaluate_tick, partition_key_for, viral_video_sensor
+from sensors.viral_video_sensor import TickOutcome, evaluate_tick, partition_key_for, viral_video_sensor
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -248,9 +250,12 @@ def store(tmp_path: Path) -> MediaStore:
 DISCOVERY: Any = DiscoverySources(config_path="discovery-file-not-set-by-this-test.yaml")
 
 
-def use_sources(monkeypatch: pytest.MonkeyPatch, *sources: Any, **options: Any) -> None:
-    """Point the sensor at stub sources (its resource seam: `discovery_sources.load()`)."""
-    monkeypatch.setattr(sys.modules[__name__], "DISCOVERY", FixedDiscovery(Discovery(list(sources), **options)))
+def use_sources(
+    monkeypatch: pytest.MonkeyPatch, *sources: Any, history: list[ArmOutcome] | None = None, **options: Any
+) -> None:
+    """Point the sensor at stub sources and a performance history (its seam: `discovery_sources.load()`)."""
+    discovery = FixedDiscovery(Discovery(list(sources), **options), history)
+    monkeypatch.setattr(sys.modules[__name__], "DISCOVERY", discovery)
 
 
 def recent(video_id: str, views: int = 200_000, **facts: Any) -> Candidate:
@@ -471,3 +476,101 @@ def test_explicit_picks_go_before_viral_videos_when_capped() -> None:
     picks = StubSource("picks", [listed], listed_explicitly=True)
     outcome = evaluate_tick([viral, picks], ViralityRules(), {}, set(), no_runs, NOW, 2)
     assert [c.key for c in outcome.chosen] == ["tiktok-999", "tiktok-0"]
+
+
+# ---- the learned prior (resources.discovery.prior) ----------------------------------------------------------------
+def shorts(source: str, successes: int, trials: int) -> list[ArmOutcome]:
+    """Past shorts of one source, the first `successes` of which beat their account's usual reach."""
+    return [ArmOutcome((f"source:{source}",), 1.0 if i < successes else 0.0, NOW) for i in range(trials)]
+
+
+PAST = [*shorts("good", 8, 10), *shorts("bad", 1, 10)]
+
+
+def twin_tick(other: str, seed: int, history: list[ArmOutcome] = PAST) -> TickOutcome:
+    """Two equal candidates, `other`'s listed first, from `good` and `other`; the cap is 1."""
+    twins = [StubSource(other, [video("2", source_name=other)]), StubSource("good", [video("1", source_name="good")])]
+    return evaluate_tick(twins, ViralityRules(), {}, set(), no_runs, NOW, 1, history=history, rng=random.Random(seed))
+
+
+def test_without_history_the_ranking_is_the_virality_score_and_the_reason_says_so() -> None:
+    candidate = video("1")
+    outcome = evaluate_tick([StubSource("s", [candidate])], ViralityRules(), {}, set(), no_runs, NOW)
+    [chosen] = outcome.chosen
+    plain = evaluate(candidate, ViralityRules(), now=NOW)
+    assert chosen.score == round(plain.score, 3)
+    assert chosen.reason == f"{plain.reason}; no performance history yet"
+
+
+def test_a_source_whose_shorts_did_well_is_chosen_over_an_equal_one_whose_shorts_did_not() -> None:
+    outcome = twin_tick("bad", seed=0)
+    assert [c.source for c in outcome.chosen] == ["good"]
+    assert [e["source"] for e in outcome.cursor["pending"]] == ["bad"]
+    assert outcome.chosen[0].score > outcome.cursor["pending"][0]["score"]
+    assert sum(twin_tick("bad", seed).chosen[0].source == "good" for seed in range(100)) >= 95  # measured: 100
+
+
+def test_a_never_tried_source_is_still_chosen_in_some_ticks() -> None:
+    chosen_new = sum(twin_tick("new", seed).chosen[0].source == "new" for seed in range(100))
+    assert 5 <= chosen_new <= 45  # measured: 17 of 100 against a source at 8/10 (expected about a quarter)
+
+
+def test_the_reason_and_the_ranked_score_show_the_prior() -> None:
+    [chosen] = twin_tick("bad", seed=0).chosen
+    plain = evaluate(video("1", source_name="good"), ViralityRules(), now=NOW)
+    multiplier = chosen.score / plain.score
+    assert 0.5 <= multiplier <= 1.5
+    assert chosen.reason.startswith(plain.reason + "; prior ×")
+    assert chosen.reason.endswith("(beat baseline: source:good 8/10; sampled)")
+    assert f"prior ×{multiplier:.2f}" in chosen.reason
+
+
+def test_the_threshold_applies_to_the_virality_score_before_the_prior() -> None:
+    weak = video("1", views=20_000, age_h=70, likes=0, source_name="good")  # score 2.5 < 3
+    strong = video("2", views=40_000, age_h=10, likes=0, source_name="bad")  # score 3.6: a bad prior lowers it
+    sources = [StubSource("good", [weak]), StubSource("bad", [strong])]
+    for seed in range(20):
+        outcome = evaluate_tick(
+            sources, ViralityRules(), {}, set(), no_runs, NOW, history=PAST, rng=random.Random(seed)
+        )
+        assert [c.key for c in outcome.chosen] == ["tiktok-2"] and outcome.rejected == 1
+
+
+def test_explicit_picks_carry_no_prior() -> None:
+    listed = video("999", views=None, likes=None, source_name="picks")
+    picks = StubSource("picks", [listed], listed_explicitly=True)
+    [chosen] = evaluate_tick([picks], ViralityRules(), {}, set(), no_runs, NOW, history=PAST).chosen
+    assert chosen.reason == "listed explicitly in picks"
+
+
+def test_the_sensor_tags_runs_with_the_prior_from_its_history(
+    monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance, store: MediaStore
+) -> None:
+    use_sources(monkeypatch, StubSource("good", [recent("111", source_name="good")]), history=PAST)
+    [request] = tick(instance, store, None).run_requests or []
+    assert "; prior ×" in request.tags["viral/reason"] and "source:good 8/10" in request.tags["viral/reason"]
+    registered = lookup_source(store, "tiktok-111")
+    assert registered and registered.reason == request.tags["viral/reason"]
+
+
+def test_an_unreadable_history_is_logged_and_the_virality_score_ranks_alone(
+    monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance, store: MediaStore
+) -> None:
+    class BrokenHistory(FixedDiscovery):
+        def history(self) -> list[ArmOutcome]:
+            raise OSError("database is locked")
+
+    monkeypatch.setattr(
+        sys.modules[__name__], "DISCOVERY", BrokenHistory(Discovery([StubSource("s", [recent("111")])]))
+    )
+    spy = SpyLog()
+    monkeypatch.setattr(SensorEvaluationContext, "log", property(lambda _: spy))
+    [request] = tick(instance, store, None).run_requests or []
+    assert request.tags["viral/reason"].endswith("; no performance history yet")
+    assert any(line.startswith("WARNING viral_video_sensor: no learned prior") for line in spy.lines)
+
+
+def test_the_configured_resource_reads_no_history_without_a_database(tmp_path: Path) -> None:
+    assert DiscoverySources(config_path="x.yaml").history() == []
+    missing = tmp_path / "ledger.sqlite3"
+    assert DiscoverySources(config_path="x.yaml", database_location=str(missing)).history() == []
