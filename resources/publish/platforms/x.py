@@ -115,7 +115,7 @@ class XEngine(base.ApiEngine):
 
     @staticmethod
     def _lookup(client: XClient, tweet_id: str, fields: str) -> dict[str, Any]:
-        """`GET /2/tweets/{id}` (https://docs.x.com/x-api/posts/lookup/introduction): the whole answer, whose
+        """`GET /2/tweets/{id}` (https://docs.x.com/x-api/posts/lookup/quickstart): the whole answer, whose
         `errors` may stand in for `data` in a 200; a 404 is a post that is gone."""
         api = (client.settings.api_base_url or API_BASE).rstrip("/")
 
