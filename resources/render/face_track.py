@@ -89,7 +89,7 @@ def speaker_face_centre(gray: np.ndarray) -> float | None:
 
 
 def sample_faces(path: Path, *, sample_fps: float = SAMPLE_FPS, max_samples: int = 240) -> FaceSamples:
-    """Decode `path`, detect the largest face in about `sample_fps` frames per second, return the detections."""
+    """Decode `path`, detect the speaker's face in about `sample_fps` frames per second, return the detections."""
     times: list[float] = []
     centres: list[float | None] = []
     duration = 0.0
