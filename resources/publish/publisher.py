@@ -225,7 +225,7 @@ class Publisher(ConfigurableResource):
                 **base,
                 status="failed",
                 detail=f"{post.platform}: the {engine.name} publisher has no audience to read; import the "
-                "platform's analytics export instead (shorts metrics-import)",
+                "platform's analytics export instead (shorts analytics import)",
             )
         try:
             values = cast(MetricsEngine, engine).metrics(post)
@@ -235,7 +235,8 @@ class Publisher(ConfigurableResource):
             return MetricsReading(**base, status="rate_limited", detail=str(exc))
         except (ProviderError, ConfigurationError) as exc:
             return MetricsReading(**base, status="failed", detail=str(exc))
-        return MetricsReading(**base, values=values)
+        # A partial answer (YouTube: counts read, watch time refused) says in `detail` what is missing.
+        return MetricsReading(**base, values=dict(values), detail=getattr(values, "detail", ""))
 
     def publish(self, request: PostRequest, *, clock: Clock = SYSTEM_CLOCK) -> PublishOutcome:
         """Publish unless the ledger already holds a post for (partition, platform).

@@ -115,6 +115,7 @@ def test_youtube_without_the_analytics_scope_still_reads_the_counts(youtube: Fak
 
     reading = publisher.fetch_metrics(_post("youtube", VIDEO_ID))
     assert reading.status == "ok" and reading.values == {"views": 1234.0, "likes": 56.0, "comments": 7.0}
+    assert "yt-analytics.readonly" in reading.detail  # the reading says what is missing and how to get it
 
     engine = publisher.engine(publisher.ledger().checkpoint(KEY, "youtube"))
     assert isinstance(engine, YouTubeEngine)
@@ -223,7 +224,7 @@ def test_tiktok_a_rate_limit_gives_up_after_the_configured_attempts(tiktok: Fake
 
 def test_tiktok_an_inbox_draft_has_no_public_id_to_read(tiktok: FakeTikTok, tmp_path: Path) -> None:
     reading = _tiktok_publisher(tiktok, tmp_path).fetch_metrics(_post("tiktok", TIKTOK_PUBLISH_ID, TIKTOK_PUBLISH_ID))
-    assert reading.status == "failed" and "metrics-import" in reading.detail
+    assert reading.status == "failed" and "shorts analytics import" in reading.detail
     assert not tiktok.requests
 
 

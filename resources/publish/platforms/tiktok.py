@@ -217,7 +217,7 @@ class TikTokEngine(base.ApiEngine):
             raise MetricsUnavailable(
                 "failed",
                 f"{where}: the ledger holds no public TikTok post id (an inbox draft has only its publish "
-                "id); import the numbers from TikTok Studio instead (shorts metrics-import)",
+                "id); import the numbers from TikTok Studio instead (shorts analytics import)",
             )
         api = (self.settings.api_base_url or API_BASE).rstrip("/")
         try:
