@@ -22,10 +22,12 @@ setup: $(UV)
 
 # Last line of output: the absolute path of the finished short.
 demo: setup
+	$(BIN)/shorts db upgrade
 	$(BIN)/shorts demo $(if $(SOURCE),--source "$(SOURCE)") $(if $(LAYOUT),--layout $(LAYOUT))
 
 # The Dagster UI (webserver + daemon) on http://127.0.0.1:3000 with every partition made so far.
 dev: setup
+	$(BIN)/shorts db upgrade
 	$(BIN)/shorts pools
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
