@@ -1,5 +1,5 @@
 """Every table of the pipeline's database, on one MetaData: the schema the migrations build (a change here goes
-with a new revision in `migrations/versions`; tests/unit/test_database_schema.py checks they agree).
+with a new revision in `migrations/versions`; tests/providers/test_database_schema.py checks they agree).
 
 Ledger: `shorts_posts` (one row per published post), `shorts_upload_state` (resume state of an upload in
 progress), `shorts_post_reservations` (one publish at a time per partition and platform).

@@ -40,7 +40,9 @@ def test_a_post_is_compared_at_its_age_with_the_platforms_median() -> None:
     assert hit.views_at_checkpoint == pytest.approx(520)
     assert hit.baseline_views == pytest.approx(100)  # the median at 24 h of the five posts
     assert hit.relative == pytest.approx(5.2)
-    assert outcomes["p0"].checkpoint_h == 168 and outcomes["p0"].relative is None  # 3 posts reached 7 days: 2 others are no baseline
+    assert (
+        outcomes["p0"].checkpoint_h == 168 and outcomes["p0"].relative is None
+    )  # 3 posts reached 7 days: 2 others are no baseline
 
 
 def test_platforms_are_separate_accounts_and_engagement_uses_the_latest_counts() -> None:
