@@ -40,12 +40,26 @@ def test_six_platform_posts_hang_off_the_short(settings: PipelineSettings) -> No
     graph = build_definitions(settings).resolve_asset_graph()
     children = {key.to_user_string() for key in graph.get(AssetKey("short_video")).child_keys}
     posts = {f"{p}_post" for p in ["youtube", "tiktok", "instagram", "facebook", "x", "linkedin"]}
-    assert children == {*posts, "short_approval"}
+    assert children == {*posts, "short_approval", "post_metrics"}  # post_metrics reads the short's layout
 
 
-def test_every_asset_is_partitioned_by_source_video(settings: PipelineSettings) -> None:
+def test_the_analytics_loop_follows_the_posts(settings: PipelineSettings) -> None:
+    definitions = build_definitions(settings)
+    graph = definitions.resolve_asset_graph()
+    posts = {AssetKey(f"{p}_post") for p in ["youtube", "tiktok", "instagram", "facebook", "x", "linkedin"]}
+    assert posts <= graph.get(AssetKey("post_metrics")).parent_keys
+    assert graph.get(AssetKey("channel_performance")).parent_keys == {AssetKey("post_metrics")}
+    assert {graph.get(AssetKey(name)).group_name for name in ("post_metrics", "channel_performance")} == {"analytics"}
+    assert definitions.resolve_sensor_def("metrics_refresh_sensor").minimum_interval_seconds == 600
+    assert definitions.resolve_job_def("post_metrics_job").partitions_def is not None
+
+
+def test_every_asset_but_the_report_is_partitioned_by_source_video(settings: PipelineSettings) -> None:
     graph = build_definitions(settings).resolve_asset_graph()
     for node in graph.asset_nodes:
+        if node.key == AssetKey("channel_performance"):  # one report over every post
+            assert node.partitions_def is None
+            continue
         assert node.partitions_def is not None and node.partitions_def.name == "source_videos", node.key
 
 
@@ -83,6 +97,7 @@ def test_s3_backend_setting_reaches_the_media_store() -> None:
         {"resources": {"youtube_publisher": {"config": {"token_url": "http://evil.example/token"}}}},
         {"resources": {"x_publisher": {"config": {"require_approval": False, "ledger_path": "/tmp/other.db"}}}},
         {"resources": {"downloader": {"config": {"allow_private_networks": True}}}},
+        {"resources": {"analytics": {"config": {"database": "postgresql://evil.example/db"}}}},
         {"execution": {"config": {"start_method": {"forkserver": {"preload_modules": ["os"]}}}}},
     ],
 )
