@@ -23,10 +23,13 @@ class PipelineSettings(BaseModel):
     """Every field can be set as SHORTS_<FIELD_NAME_UPPERCASE>."""
 
     data_dir: str = Field(default=str(PROJECT_ROOT / "var"), description="Media, outbox and ledger live here.")
-    media_backend: Literal["local", "s3"] = "local"
+    media_backend: Literal["local", "s3", "gcs"] = "local"
     s3_bucket: str = ""
     s3_prefix: str = ""
     s3_endpoint_url: str = ""
+    gcs_bucket: str = Field(default="", description="Credentials: GOOGLE_APPLICATION_CREDENTIALS / ADC, never here.")
+    gcs_prefix: str = ""
+    gcs_project: str = Field(default="", description="GCP project of the GCS client; empty = the credentials'.")
     max_source_duration_s: float = 600.0
     allow_private_networks: bool = False
     # Stage providers: offline defaults, cloud engines by configuration only.
