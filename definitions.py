@@ -12,18 +12,16 @@ from typing import Any
 from dagster import (
     AssetsDefinition,
     Definitions,
-    ExecutorDefinition,
     IOManager,
     IOManagerDefinition,
     ResourceDefinition,
     colored_console_logger,
-    in_process_executor,
-    multiprocess_executor,
 )
 
 from pipeline_assets.analytics import analytics_assets
 from pipeline_assets.approval import approve_short_job, short_approval
 from pipeline_assets.avatar import avatar_video
+from pipeline_assets.executors import executor_for, stage_queues
 from pipeline_assets.ingest import source_video
 from pipeline_assets.jobs import channel_performance_job, post_metrics_job, short_pipeline_job
 from pipeline_assets.pools import stage_pools
@@ -51,14 +49,6 @@ from sensors.folder_watch_sensor import folder_watch_sensor
 from sensors.metrics_refresh_sensor import metrics_refresh_sensor
 from sensors.run_failure_sensor import run_failure_sensor
 from sensors.viral_video_sensor import viral_video_sensor
-
-# Step processes fork from a server that imported the code location once, instead of each importing dagster and
-# every engine again (~2.4 s of CPU per step with bytecode, 7 s without).
-# Both executors are fixed by the deployment: a run config cannot change them (e.g. preload other modules).
-forkserver_executor: ExecutorDefinition = multiprocess_executor.configured(
-    lambda _: {"start_method": {"forkserver": {}}}, name="multiprocess_forkserver", config_schema={}
-)
-in_process: ExecutorDefinition = in_process_executor.configured(lambda _: {}, name="in_process", config_schema={})
 
 
 def build_resources(settings: PipelineSettings) -> dict[str, Any]:
@@ -131,10 +121,13 @@ STAGES = (source_video, transcript, script, voiceover, avatar_video, short_video
 
 def build_assets(settings: PipelineSettings) -> list[AssetsDefinition]:
     """Every asset: the stages, each in the pool of its configured provider, the posts, the approval, analytics."""
-    pools, providers = stage_pools(settings), settings.stage_providers()
+    pools, providers, queues = stage_pools(settings), settings.stage_providers(), stage_queues(settings)
     stages = [
         stage.asset(
-            pool=pools[stage.name], provider=providers[stage.name], max_paid_attempts=settings.max_paid_attempts
+            pool=pools[stage.name],
+            provider=providers[stage.name],
+            max_paid_attempts=settings.max_paid_attempts,
+            queue=queues[stage.name],
         )
         for stage in STAGES
     ]
@@ -162,7 +155,8 @@ def build_definitions(settings: PipelineSettings, resources: dict[str, Any] | No
         jobs=[short_pipeline_job, approve_short_job, post_metrics_job, channel_performance_job],
         sensors=[viral_video_sensor, folder_watch_sensor, run_failure_sensor, metrics_refresh_sensor],
         resources={key: fixed(resource) for key, resource in chosen.items()},
-        executor=in_process if settings.step_execution == "in_process" else forkserver_executor,
+        # Fixed by the deployment (SHORTS_STEP_EXECUTION, SHORTS_CELERY_*): a run config cannot change it.
+        executor=executor_for(settings),
         # `json` gives one JSON object per line with run id, partition and asset (select it in production).
         loggers={"console": colored_console_logger, "json": json_console_logger},
     )

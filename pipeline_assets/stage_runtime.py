@@ -23,6 +23,7 @@ from dagster import (
     RetryPolicy,
     asset,
 )
+from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 from pydantic import BaseModel
 
 from pipeline_assets.partitions import source_videos
@@ -204,15 +205,20 @@ class Stage:
     local_kind: str
     options: dict[str, Any]
 
-    def asset(self, *, pool: str, provider: str, max_paid_attempts: int | None = None) -> AssetsDefinition:
+    def asset(
+        self, *, pool: str, provider: str, max_paid_attempts: int | None = None, queue: str | None = None
+    ) -> AssetsDefinition:
         """The asset in `pool`; the UI shows what runs it (`provider`, or `local_kind` for the offline engine).
 
         `max_paid_attempts` bounds each paid request per input (default DEFAULT_MAX_PAID_ATTEMPTS); it is kept in the
-        definition's metadata, where the UI shows it and `StageRun` reads it.
+        definition's metadata, where the UI shows it and `StageRun` reads it. `queue` is the Celery queue its step
+        is sent to when steps run on Celery workers (none: the executor's default queue).
         """
         options = dict(self.options)
         if max_paid_attempts is not None:
             options["metadata"] = {**options.get("metadata", {}), MAX_PAID_ATTEMPTS_KEY: max_paid_attempts}
+        if queue is not None:
+            options["op_tags"] = {**options.get("op_tags", {}), DAGSTER_CELERY_QUEUE_TAG: queue}
         return asset(
             name=self.name,
             partitions_def=source_videos,

@@ -10,13 +10,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from resources.catalog import DEFAULT_UI_URL
 from resources.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "SHORTS_"
+# Step executions whose steps run on other hosts (k8s: the Helm chart's per-step Jobs).
+DISTRIBUTED_EXECUTION = frozenset({"celery", "k8s"})
 
 
 class PipelineSettings(BaseModel):
@@ -55,11 +57,16 @@ class PipelineSettings(BaseModel):
     max_paid_attempts: int = Field(
         default=4, ge=1, description="Sends of one paid request per stage input, across HTTP and Dagster retries."
     )
-    step_execution: Literal["multiprocess", "in_process"] = Field(
+    step_execution: Literal["multiprocess", "in_process", "celery"] = Field(
         default="multiprocess",
         description="multiprocess: each step in its own process (parallel publishes, crash isolation); in_process: "
-        "a run's steps one after another in its run worker, ~2 s of process start saved per step on small hosts.",
+        "a run's steps one after another in its run worker, ~2 s of process start saved per step on small hosts; "
+        "celery: each step a task on the Celery workers of its queue (other hosts; shared instance and media).",
     )
+    celery_broker: str = Field(default="", description="step_execution=celery: the broker, e.g. redis://redis:6379/0.")
+    celery_backend: str = Field(default="", description="Where Celery keeps step results, e.g. redis://redis:6379/1.")
+    celery_cpu_queue: str = Field(default="cpu", description="Queue of the stages on local engines (CPU-bound).")
+    celery_api_queue: str = Field(default="api", description="Queue of every other step (cloud APIs, publishing).")
     layout: Literal["auto", "avatar_over_blur", "split_screen", "face_crop"] = "auto"
     watermark_text: str = "@viralshorts"
     publish_dry_run: bool = False
@@ -84,6 +91,27 @@ class PipelineSettings(BaseModel):
     )
     discovery_config: str = Field(default="", description="`viral_video_sensor`'s sources; empty = ./discovery.yaml.")
     ui_base_url: str = Field(default=DEFAULT_UI_URL, description="The Dagster UI, for links in failure alerts.")
+
+    @model_validator(mode="after")
+    def _works_distributed(self) -> PipelineSettings:
+        """Steps on other hosts need media, records and the ledger where every host sees them."""
+        if self.step_execution not in DISTRIBUTED_EXECUTION:
+            return self
+        needs = []
+        if self.media_backend == "local":
+            needs.append("SHORTS_MEDIA_BACKEND=s3 or gcs (with its bucket) instead of the local media folder")
+        if not self.ledger_url or self.ledger_url.startswith("sqlite"):
+            needs.append("SHORTS_LEDGER_URL=postgresql+psycopg2://user:password@host:5432/db instead of SQLite")
+        if self.step_execution == "celery" and not (self.celery_broker and self.celery_backend):
+            # Both, as the workers read them (deploy/celery.yaml): a worker without a backend would answer elsewhere.
+            needs.append("SHORTS_CELERY_BROKER=redis://host:6379/0 and SHORTS_CELERY_BACKEND=redis://host:6379/1")
+        if needs:
+            # Not a ValueError: pydantic passes it through as it is, and its message is the whole fix.
+            raise ConfigurationError(
+                f"SHORTS_STEP_EXECUTION={self.step_execution} runs steps on other hosts, which cannot see this "
+                f"machine's files; set {'; '.join(needs)}"
+            )
+        return self
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> PipelineSettings:
