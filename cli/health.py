@@ -157,27 +157,19 @@ def _check_daemon(instance: DagsterInstance) -> str:
 def _check_media_store(store: MediaStore) -> str:
     key = f"health/probe-{uuid.uuid4().hex}.txt"
     payload = f"health probe {time.time()}"
-    where = f"s3://{store.bucket}/{store.prefix}" if store.backend == "s3" else str(store.root_path)
+    where = store.location
     try:
         store.write_text(key, payload)
         if store.read_text(key) != payload:
             raise Unhealthy(f"media store {where}: a probe object read back different bytes")
-        _delete(store, key)
+        store.delete(key)
     except (OSError, Unhealthy) as exc:
         raise Unhealthy(
-            f"media store {where} is not writable ({_first_line(exc)}); fix SHORTS_DATA_DIR or the S3 settings"
+            f"media store {where} is not writable ({_first_line(exc)}); fix SHORTS_DATA_DIR or the bucket settings"
         ) from exc
-    except Exception as exc:  # botocore errors: credentials, bucket, endpoint
+    except Exception as exc:  # botocore / google-cloud errors: credentials, bucket, endpoint
         raise Unhealthy(f"media store {where}: {type(exc).__name__}: {_first_line(exc)}") from exc
     return f"{store.backend} {where}: write, read, delete ok"
-
-
-def _delete(store: MediaStore, key: str) -> None:
-    """Remove the probe object (MediaStore itself has no delete)."""
-    if store.backend == "local":
-        (store.root_path / key).unlink(missing_ok=True)
-    else:
-        store._s3().delete_object(Bucket=store.bucket, Key=store._s3_key(key))
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
