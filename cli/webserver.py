@@ -1,16 +1,21 @@
-"""Talking to a running Dagster webserver through its GraphQL API, the same path the UI takes.
+"""Talking to a running Dagster webserver through its GraphQL API, the same path the UI takes; and serving it.
 
 Behind the production proxy (deploy/Caddyfile) every request needs the proxy's login, and a change must come as
 JSON with a header no web page can add: `login_from` reads the login, `client_options` gives every client both.
+
+`python -m cli.webserver <dagster-webserver options>` runs `dagster-webserver` with error reporting: with
+$SENTRY_DSN set, exceptions in its routes and GraphQL resolvers go to Sentry (`resources.error_reporting`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,6 +23,10 @@ import httpx
 from resources.catalog import DEFAULT_UI_URL, LOCATION_NAME, REPOSITORY_NAME
 from resources.errors import InputRejected, PipelineError
 from resources.settings import PipelineSettings
+
+if TYPE_CHECKING:
+    from dagster_graphql.schema.errors import GraphenePythonError
+    from dagster_webserver.webserver import DagsterWebserver
 
 TIMEOUT_S = 30.0
 REPOSITORY_SELECTOR = {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME}
@@ -135,3 +144,72 @@ def _raise_for_status(response: httpx.Response, base: str) -> None:
         f"{response.request.method} {response.request.url.path} at {base} answered HTTP {response.status_code}: "
         f"{reason}; is it a Dagster webserver (or its proxy) at --url?"
     )
+
+
+# --- serving the webserver, with its errors reported ------------------------------------------------------------
+# The webserver's packages are imported only here: every `shorts` command imports this module for its client.
+
+
+def _report(error: BaseException) -> None:
+    from resources.error_reporting import capture, worker
+
+    capture(error, {"worker": worker()})
+
+
+def reporting_webserver_class() -> type[DagsterWebserver]:
+    """The Dagster webserver, reporting each GraphQL error that an exception in a resolver caused."""
+    from dagster_webserver.webserver import DagsterWebserver
+    from graphql import GraphQLError
+
+    class ReportingWebserver(DagsterWebserver):
+        def handle_graphql_errors(self, errors: Sequence[GraphQLError]) -> list[Any]:
+            for error in errors:
+                if error.original_error is not None:  # a syntax or validation error is the client's, not ours
+                    _report(error.original_error)
+            return list(super().handle_graphql_errors(errors))
+
+    return ReportingWebserver
+
+
+def report_resolver_exception(
+    exc_info: tuple[type[BaseException], BaseException, TracebackType],
+) -> GraphenePythonError:
+    """Dagster's hook for a resolver exception it shows as a PythonError: report it, then show it as before."""
+    from dagster_graphql.implementation.utils import ErrorCapture
+
+    _report(exc_info[1])
+    return ErrorCapture.default_on_exception(exc_info)
+
+
+def install_error_reporting(environ: Mapping[str, str]) -> bool:
+    """Report this process's webserver errors when $SENTRY_DSN is set; returns whether it does.
+
+    Route exceptions: Sentry's Starlette integration. Resolver exceptions Dagster shows as a PythonError: its
+    global `ErrorCapture.on_exception` hook. Any other GraphQL error caused by an exception: the app is made of
+    `reporting_webserver_class()`, put where dagster-webserver's app factory takes its class from.
+    """
+    from resources.error_reporting import init_error_reporting
+
+    if not init_error_reporting(environ):
+        return False
+    import dagster_webserver.app
+    import sentry_sdk
+    from dagster_graphql.implementation.utils import ErrorCapture
+
+    sentry_sdk.get_global_scope().set_tag("component", "webserver")  # every event of this process, routes too
+    ErrorCapture.on_exception = report_resolver_exception
+    dagster_webserver.app.DagsterWebserver = reporting_webserver_class()  # type: ignore[misc]
+    return True
+
+
+def serve(argv: Sequence[str]) -> int:
+    """Run `dagster-webserver` with `argv` (its own options), its errors reported when $SENTRY_DSN is set."""
+    from dagster_webserver.cli import cli as dagster_webserver_cli
+
+    install_error_reporting(os.environ)
+    dagster_webserver_cli.main(args=list(argv), prog_name="dagster-webserver")  # exits with the server's status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1:]))
