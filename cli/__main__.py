@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import accounts, auth, backfill, db, demo, health, metrics, pools, posts, submit
+from cli import accounts, analytics, auth, backfill, db, demo, health, metrics, pools, posts, submit
 from resources.errors import PipelineError
 
-COMMANDS = (demo, submit, backfill, auth, accounts, health, metrics, pools, posts, db)
+COMMANDS = (demo, submit, backfill, auth, accounts, health, metrics, pools, posts, db, analytics)
 
 
 def main(argv: list[str] | None = None) -> int:

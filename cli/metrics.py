@@ -1,4 +1,5 @@
-"""Prometheus metrics read from the Dagster instance: stage durations, failures, retries, cost and posts.
+"""Prometheus metrics read from the Dagster instance: stage durations, failures, retries, cost and posts; and the
+audience (latest views and likes per platform, summed over posts) from the metrics series.
 
 `shorts metrics --port 9108` serves them at /metrics (Prometheus text format 0.0.4); the
 Grafana dashboard in deploy/grafana/ plots them. Reading the event log (instead of instrumenting each step)
@@ -13,13 +14,19 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, EventRecordsFilter, RunsFilter
 
 from cli.instance import ensure_dagster_home
 from resources.catalog import chain_assets
 
+if TYPE_CHECKING:
+    from resources.analytics.series import MetricsSeries
+
 WINDOW = 5000  # newest events read per series: bounded work per scrape
+AUDIENCE_METRICS = ("views", "likes")
 
 
 def _number(value: object) -> float | None:
@@ -39,8 +46,25 @@ def _lines(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[st
     return out
 
 
-def collect(instance: DagsterInstance) -> str:
-    """The metrics text for everything the instance has recorded."""
+def audience(series: MetricsSeries) -> dict[tuple[str, str], float]:
+    """(platform, metric) -> the latest value of each post, summed over the platform's posts."""
+    from resources.analytics.resource import every_observation
+
+    latest: dict[tuple[str, str, str], tuple[datetime, float]] = {}
+    for item in every_observation(series):
+        if item.metric in AUDIENCE_METRICS:
+            key = (item.partition_key, item.platform, item.metric)
+            seen = latest.get(key)
+            if seen is None or seen[0] <= item.observed_at:
+                latest[key] = (item.observed_at, item.value)
+    totals: defaultdict[tuple[str, str], float] = defaultdict(float)
+    for (_, platform, metric), (_, value) in latest.items():
+        totals[(platform, metric)] += value
+    return dict(totals)
+
+
+def collect(instance: DagsterInstance, series: MetricsSeries | None = None) -> str:
+    """The metrics text for everything the instance has recorded (and the audience, when `series` is given)."""
     seconds: dict[str, list[float]] = defaultdict(list)
     cost: defaultdict[str, float] = defaultdict(float)
     posts: Counter[tuple[str, str]] = Counter()
@@ -87,6 +111,10 @@ def collect(instance: DagsterInstance) -> str:
     lines += _lines("shorts_posts_total", "counter", "Posts made per platform and status (outbox, published).",
                     [({"platform": p, "status": s}, n) for (p, s), n in sorted(posts.items())])  # fmt: skip
     lines += _lines("shorts_runs", "gauge", "Runs by status.", [({"status": s}, n) for s, n in sorted(runs.items())])
+    totals = audience(series) if series is not None else {}  # the families exist (empty) without a series
+    for metric in AUDIENCE_METRICS:
+        lines += _lines(f"shorts_audience_{metric}", "gauge", f"Latest {metric} per platform, summed over posts.",
+                        [({"platform": p}, v) for (p, m), v in sorted(totals.items()) if m == metric])  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -95,7 +123,9 @@ def _step_names(instance: DagsterInstance, event_type: DagsterEventType) -> list
     return [record.event_log_entry.step_key or "run" for record in records]
 
 
-def serve(instance: DagsterInstance, *, host: str = "127.0.0.1", port: int = 9108) -> http.server.ThreadingHTTPServer:
+def serve(
+    instance: DagsterInstance, *, host: str = "127.0.0.1", port: int = 9108, series: MetricsSeries | None = None
+) -> http.server.ThreadingHTTPServer:
     """Start a /metrics endpoint in a background thread; returns the server (call shutdown() to stop)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -103,7 +133,7 @@ def serve(instance: DagsterInstance, *, host: str = "127.0.0.1", port: int = 910
             if self.path.split("?")[0] != "/metrics":
                 self.send_error(404)
                 return
-            body = collect(instance).encode()
+            body = collect(instance, series).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -128,8 +158,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
+    from resources.analytics.series import MetricsSeries
+    from resources.settings import PipelineSettings
+
     ensure_dagster_home()
-    server = serve(DagsterInstance.get(), host=args.host, port=args.port)
+    series = MetricsSeries(PipelineSettings.from_env().database_location)
+    server = serve(DagsterInstance.get(), host=args.host, port=args.port, series=series)
     print(f"serving http://{args.host}:{args.port}/metrics (Ctrl-C to stop)", flush=True)
     try:
         while True:
