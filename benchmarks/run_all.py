@@ -13,6 +13,7 @@ BENCHMARKS = [
     "benchmarks.process_start_bench",
     "benchmarks.login_bench",
     "benchmarks.script_quality_bench",
+    "benchmarks.analytics_report_bench",
 ]
 
 
