@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,6 @@ class RefusingDownloader(Downloader):
 def test_a_failed_step_sends_one_event_tagged_with_run_partition_asset_and_worker(
     fake_sentry: FakeSentry, tmp_path: Path
 ) -> None:
-    import os
 
     assert init_error_reporting(os.environ)
     store = MediaStore(root=str(tmp_path / "media"))
@@ -108,7 +108,6 @@ def test_a_failed_step_sends_one_event_tagged_with_run_partition_asset_and_worke
 
 
 def test_a_sensor_error_is_reported_and_still_raised(fake_sentry: FakeSentry) -> None:
-    import os
 
     init_error_reporting(os.environ)
 
@@ -131,7 +130,6 @@ def test_a_sensor_error_is_reported_and_still_raised(fake_sentry: FakeSentry) ->
 @pytest.fixture
 def webserver_client(fake_sentry: FakeSentry, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Any]]:
     """The real Dagster webserver app, made as `python -m cli.webserver` makes it, with a test client."""
-    import os
 
     # Put back what installing changes in this process once the test is over.
     monkeypatch.setattr(dagster_webserver.app, "DagsterWebserver", dagster_webserver.app.DagsterWebserver)
