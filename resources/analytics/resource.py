@@ -50,8 +50,8 @@ class Analytics(ConfigurableResource):
 
 
 def every_observation(series: MetricsSeries) -> Iterator[Observation]:
-    """`series.observations()`, four times faster on SQLite: the times are parsed by `datetime.fromisoformat`
-    instead of SQLAlchemy's per-row DateTime processor (5.8 s → 1.4 s for 400,000 rows)."""
+    """`series.observations()`, faster on SQLite: the times are parsed by `datetime.fromisoformat` instead of
+    SQLAlchemy's per-row DateTime processor (400,000 rows: 2.8 s → 1.95 s of CPU, 11.4 s → 6.7 s wall under load)."""
     table = metric_observations
     query = sa.select(
         table.c.partition_key,
