@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -69,3 +70,76 @@ def test_the_run_queue_runs_one_run_per_partition_at_a_time(config: str) -> None
     limits = {limit["key"]: limit for limit in runs["tag_concurrency_limits"]}
     partition = limits["dagster/partition"]
     assert partition["limit"] == 1 and partition["value"] == {"applyLimitPerUniqueValue": True}
+
+
+# --- Celery workers (SHORTS_STEP_EXECUTION=celery) ----------------------------------------------------------------
+WORKERS = {"worker-cpu": "celery_cpu_queue", "worker-api": "celery_api_queue"}
+
+
+def compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())["services"]
+    return services
+
+
+def test_the_compose_file_with_its_workers_follows_the_compose_specification() -> None:
+    import json
+
+    import jsonschema
+
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
+    schema = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
+    errors = [f"{e.json_path}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(compose)]
+    assert errors == []
+
+
+@pytest.mark.parametrize("name", sorted(WORKERS))
+def test_each_worker_listens_on_its_settings_queue_with_the_deploy_broker_config(name: str) -> None:
+    from dagster_celery.cli import main
+
+    from resources.settings import PipelineSettings
+
+    worker = compose_services()[name]
+    command = [str(part) for part in worker["command"]]
+    assert command[:3] == ["dagster-celery", "worker", "start"]
+    mounts = {target: source for source, target, *_ in (v.split(":") for v in worker["volumes"])}
+    config_at = command.index("-y") + 1
+    assert mounts[command[config_at]] == "./celery.yaml"
+    command[config_at] = str(ROOT / "deploy" / "celery.yaml")  # the bind mount's source: parse against it
+    context = main.commands["worker"].commands["start"].make_context("start", command[3:])
+    assert context.params["app"] == "dagster_celery.app"
+    assert context.params["queue"] == (PipelineSettings.model_fields[WORKERS[name]].default,)
+    assert context.params["includes"] == ("definitions",)  # the code location, imported before the pool forks
+
+
+@pytest.mark.parametrize("name", sorted(WORKERS))
+def test_workers_run_as_the_code_server_does_and_scale(name: str) -> None:
+    services = compose_services()
+    worker, code = services[name], services["user_code"]
+    for key in ("image", "build", "env_file", "restart"):
+        assert worker[key] == code[key], key
+    # The instance (PostgreSQL) and the data volume are the code server's; nothing pins one container.
+    assert set(code["volumes"]) - {"./workspace.docker.yaml:/opt/dagster/app/deploy/workspace.docker.yaml:ro"} <= set(
+        worker["volumes"]
+    )
+    assert "container_name" not in worker and "ports" not in worker  # `--scale worker-cpu=N` needs both absent
+    # Where run containers are (Postgres, MinIO, Redis, the internet); not on `control` with the daemon and UI.
+    assert worker["networks"] == ["default"]
+    assert worker["depends_on"]["redis"] == {"condition": "service_healthy"}
+    test = worker["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL" and "inspect ping" in test[1] and "$$SHORTS_CELERY_BROKER" in test[1]
+
+
+def test_redis_is_where_the_runs_and_workers_are() -> None:
+    redis = compose_services()["redis"]
+    assert redis["networks"] == ["default"] and "ports" not in redis
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert "--appendonly" in redis["command"]  # queued tasks survive a restart
+
+
+def test_the_workers_broker_config_reads_the_code_locations_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster_celery.cli import get_validated_config
+
+    monkeypatch.setenv("SHORTS_CELERY_BROKER", "redis://redis:6379/0")
+    monkeypatch.setenv("SHORTS_CELERY_BACKEND", "redis://redis:6379/1")
+    config = get_validated_config(str(ROOT / "deploy" / "celery.yaml"))
+    assert (config["broker"], config["backend"]) == ("redis://redis:6379/0", "redis://redis:6379/1")
