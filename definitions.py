@@ -7,6 +7,7 @@ load `definitions:defs`.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from dagster import (
@@ -35,6 +36,7 @@ from resources.analytics.resource import Analytics
 from resources.avatar import AvatarRenderer
 from resources.catalog import PLATFORMS, publisher_key
 from resources.discovery.configured import DiscoverySources, WatchFolder
+from resources.error_reporting import init_error_reporting, step_failure_hook
 from resources.ingest import Downloader
 from resources.io_manager import JsonRecordIOManager
 from resources.json_logging import json_console_logger
@@ -90,7 +92,9 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
             timeout_s=settings.avatar_timeout_s,
         ),
         "renderer": Renderer(layout=settings.layout, watermark_text=settings.watermark_text),
-        "discovery_sources": DiscoverySources(config_path=str(settings.discovery_config_path)),
+        "discovery_sources": DiscoverySources(
+            config_path=str(settings.discovery_config_path), database_location=settings.database_location
+        ),
         "watch_folder": WatchFolder(path=str(settings.watch_path)),
         "failure_alerts": FailureAlerts(ui_base_url=settings.ui_base_url),
         "analytics": Analytics(database=settings.database_location),
@@ -131,7 +135,8 @@ def build_assets(settings: PipelineSettings) -> list[AssetsDefinition]:
         )
         for stage in STAGES
     ]
-    return [*stages, *post_assets, short_approval, *analytics_assets]
+    # Every step failure goes to Sentry when SENTRY_DSN is set (resources/error_reporting.py).
+    return [a.with_hooks({step_failure_hook}) for a in [*stages, *post_assets, short_approval, *analytics_assets]]
 
 
 def fixed(resource: Any) -> ResourceDefinition:
@@ -162,4 +167,5 @@ def build_definitions(settings: PipelineSettings, resources: dict[str, Any] | No
     )
 
 
+init_error_reporting(os.environ)  # Sentry when SENTRY_DSN is set: the code server, every run and step process
 defs = build_definitions(PipelineSettings.from_env())

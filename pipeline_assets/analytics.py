@@ -40,14 +40,13 @@ from resources.analytics.summary import (
     metric_entries,
     status_table,
 )
-from resources.catalog import PLATFORMS, post_asset, publisher_key
+from resources.catalog import ANALYTICS_ASSETS, PLATFORMS, post_asset, publisher_key
 from resources.media.source_registry import lookup_source
 from resources.media.store import MediaStore
 from resources.publish import Publisher
 from resources.records import AvatarVideo, Script, ShortVideo, SourceVideo, Transcript, Voiceover
 
-POST_METRICS = "post_metrics"
-CHANNEL_PERFORMANCE = "channel_performance"
+POST_METRICS, CHANNEL_PERFORMANCE = ANALYTICS_ASSETS
 GROUP = "analytics"
 REPORT_PREFIX = "analytics"  # MediaStore folder of the report's CSV and chart
 

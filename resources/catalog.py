@@ -10,6 +10,9 @@ STAGES: tuple[str, ...] = ("source_video", "transcript", "script", "voiceover", 
 # Every platform gets its own `<platform>_post` asset and `<platform>_publisher` resource.
 PLATFORMS: tuple[str, ...] = ("youtube", "tiktok", "instagram", "facebook", "x", "linkedin")
 
+# After publishing: each partition's numbers, and the report over every post (pipeline_assets/analytics.py).
+ANALYTICS_ASSETS: tuple[str, ...] = ("post_metrics", "channel_performance")
+
 PARTITIONS_NAME = "source_videos"  # the one dynamic partitions definition: one partition per source video
 PARTITION_TAG = "dagster/partition"  # the tag Dagster puts on a single-partition run
 LOCATION_NAME = "viral_shorts"  # workspace.yaml's code location

@@ -39,6 +39,7 @@ from pipeline_assets.jobs import short_pipeline_job
 from pipeline_assets.partitions import source_videos
 from resources.catalog import PARTITIONS_NAME, run_key
 from resources.discovery.configured import WatchFolder
+from resources.error_reporting import report_sensor_errors
 from resources.ingest.downloader import VIDEO_SUFFIXES
 from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
@@ -140,6 +141,7 @@ def settle(listing: Listing, previous: WatchCursor) -> Settled:
     description="New video files in the watch folder ($SHORTS_WATCH_DIR, default var/inbox) become shorts once "
     "they stop changing (same size and mtime on two ticks); symlinks are skipped.",
 )
+@report_sensor_errors
 def folder_watch_sensor(
     context: SensorEvaluationContext, media_store: MediaStore, watch_folder: WatchFolder
 ) -> SensorResult | SkipReason:

@@ -20,6 +20,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 from pipeline_assets.jobs import channel_performance_job, post_metrics_job
 from resources.analytics.ladder import HOUR, STOP_AFTER, refresh_interval
 from resources.analytics.resource import Analytics
+from resources.error_reporting import report_sensor_errors
 from resources.records import Post
 
 INTERVAL_S = 600
@@ -72,6 +73,7 @@ def evaluate_tick(due: Iterable[Post], now: datetime, cursor: str | None) -> Tic
     description="Reads the numbers of published posts on the age ladder (post_metrics per due partition), then "
     "refreshes channel_performance.",
 )
+@report_sensor_errors
 def metrics_refresh_sensor(context: SensorEvaluationContext, analytics: Analytics) -> SensorResult | SkipReason:
     now = datetime.now(UTC)
     tick = evaluate_tick(analytics.series().due(now), now, context.cursor)

@@ -21,6 +21,7 @@ from dagster._utils.error import SerializableErrorInfo
 
 from resources.alerts import WEBHOOK_ENV, FailureAlerts
 from resources.catalog import PARTITION_TAG
+from resources.error_reporting import report_sensor_errors
 
 MAX_ERROR_LINES = 6
 MAX_ERROR_CHARS = 1200
@@ -158,6 +159,7 @@ def failed_steps_of(instance: DagsterInstance, run: DagsterRun, events: Sequence
     default_status=DefaultSensorStatus.RUNNING,
     description=f"Posts failed runs (video, asset, error, link) to ${WEBHOOK_ENV}; does nothing while it is unset.",
 )
+@report_sensor_errors
 def run_failure_sensor(context: RunFailureSensorContext, failure_alerts: FailureAlerts) -> None:
     if not failure_alerts.webhook_url():
         context.log.debug(f"{WEBHOOK_ENV} is not set; no failure alert sent")

@@ -64,6 +64,7 @@ from resources.discovery.candidates import Candidate, CandidateSource, SourceErr
 from resources.discovery.configured import MAX_NEW_PER_TICK, DiscoveryNotConfigured, DiscoverySources
 from resources.discovery.prior import ArmOutcome, ThompsonPrior, posteriors
 from resources.discovery.virality import Snapshot, ViralityRules, evaluate
+from resources.error_reporting import report_sensor_errors
 from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.partition_keys import PARTITION_KEY_PATTERN
@@ -341,6 +342,7 @@ def _run_request(chosen: Chosen) -> RunRequest:
     description="Reads the discovery sources ($SHORTS_DISCOVERY_CONFIG, default discovery.yaml), scores every "
     "candidate and starts the whole chain for the most viral new videos (at most 10 per tick).",
 )
+@report_sensor_errors
 def viral_video_sensor(
     context: SensorEvaluationContext, media_store: MediaStore, discovery_sources: DiscoverySources
 ) -> SensorResult | SkipReason:

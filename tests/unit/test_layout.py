@@ -63,4 +63,4 @@ def test_stage_and_platform_names_are_defined_once() -> None:
     keys = {
         key.to_user_string() for key in build_definitions(PipelineSettings()).resolve_asset_graph().get_all_asset_keys()
     }
-    assert set(catalog.chain_assets()) | {"short_approval"} == keys
+    assert set(catalog.chain_assets()) | {"short_approval", *catalog.ANALYTICS_ASSETS} == keys

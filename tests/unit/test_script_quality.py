@@ -137,10 +137,15 @@ def test_no_title_makes_a_gerund_of_a_word_the_speaker_never_says(clip_id: str) 
 TOO_COPIED_CLAIMS = {"rev16-3-0"}
 
 
-@pytest.mark.parametrize("clip_id", sorted(SCRIPTS))
+WITH_USABLE_CLAIMS = sorted(k for k in SCRIPTS if claims_of(TEXT[k]) and k not in TOO_COPIED_CLAIMS)
+
+
+def test_most_real_transcripts_have_a_claim_to_state() -> None:
+    assert len(WITH_USABLE_CLAIMS) >= 14  # 17 of the 24 scripts state one (README figures); not a vacuous test
+
+
+@pytest.mark.parametrize("clip_id", WITH_USABLE_CLAIMS)
 def test_a_transcript_with_a_claim_gets_no_fallback_title(clip_id: str) -> None:
-    if not claims_of(TEXT[clip_id]) or clip_id in TOO_COPIED_CLAIMS:
-        pytest.skip("no claim the originality check lets the hook state")
     fallbacks = [re.escape(t).replace(r"\{K\}", ".+").replace(r"\{K2\}", ".+") for t in TITLES]
     assert not any(re.fullmatch(f, SCRIPTS[clip_id].title) for f in fallbacks), SCRIPTS[clip_id].title
 
