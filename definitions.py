@@ -161,7 +161,7 @@ def build_definitions(settings: PipelineSettings, resources: dict[str, Any] | No
         sensors=[viral_video_sensor, folder_watch_sensor, run_failure_sensor, metrics_refresh_sensor],
         resources={key: fixed(resource) for key, resource in chosen.items()},
         # Fixed by the deployment (SHORTS_STEP_EXECUTION, SHORTS_CELERY_*): a run config cannot change it.
-        executor=executor_for(settings),
+        executor=executor_for(settings, dagster_home=os.environ.get("DAGSTER_HOME", "")),
         # `json` gives one JSON object per line with run id, partition and asset (select it in production).
         loggers={"console": colored_console_logger, "json": json_console_logger},
     )

@@ -9,7 +9,6 @@ step's pool slot in the instance before it sends the task to a worker.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
@@ -50,17 +49,17 @@ def celery_workers_executor(settings: PipelineSettings) -> ExecutorDefinition:
     return celery_executor.configured(config, name="celery", config_schema={})
 
 
-def executor_for(settings: PipelineSettings, dagster_home: str | None = None) -> ExecutorDefinition:
-    """The executor SHORTS_STEP_EXECUTION names; Celery only on an instance that every worker shares."""
+def executor_for(settings: PipelineSettings, dagster_home: str) -> ExecutorDefinition:
+    """The executor SHORTS_STEP_EXECUTION names; Celery only on an instance (in `dagster_home`) every worker shares."""
     if settings.step_execution == "in_process":
         return in_process
     if settings.step_execution == "celery":
-        refuse_a_local_instance(os.environ.get("DAGSTER_HOME") if dagster_home is None else dagster_home)
+        refuse_a_local_instance(dagster_home)
         return celery_workers_executor(settings)
     return forkserver_executor
 
 
-def refuse_a_local_instance(dagster_home: str | None) -> None:
+def refuse_a_local_instance(dagster_home: str) -> None:
     """Raise unless $DAGSTER_HOME/dagster.yaml keeps runs and events in PostgreSQL (or MySQL).
 
     Celery workers write each step's events into the instance; with SQLite (Dagster's default) they would write
