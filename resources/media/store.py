@@ -108,7 +108,6 @@ class MediaStore(ConfigurableResource):
     def _object_name(self, key: str) -> str:
         return f"{self.prefix.strip('/')}/{key}" if self.prefix.strip("/") else key
 
-
     def _key_of(self, uri: str) -> str:
         """The key behind a URI of this store; URIs of other stores, other prefixes or unsafe keys are refused."""
         if self.backend == "local":
