@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
+from resources.database.tables import VERSION_TABLE
 from resources.errors import ConfigurationError
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
@@ -53,17 +54,17 @@ class SchemaUpgrade(NamedTuple):
 def bring_up_to_date(engine: sa.Engine) -> SchemaUpgrade:
     """Apply the migrations this database lacks (`upgrade head`); a no-op when it is current.
 
-    A database made before migrations (tables from `create_all`, no `alembic_version`) is adopted: the baseline
+    A database made before migrations (tables from `create_all`, no version table) is adopted: the baseline
     revisions create only the tables it lacks and keep its rows. A database at a revision this code does not know
     (upgraded by a newer version) is refused with a ConfigurationError rather than touched.
     """
     config = alembic_config()
     with engine.connect() as connection, _exclusive(connection):
-        before = MigrationContext.configure(connection).get_current_revision()
+        before = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
         _refuse_unknown(ScriptDirectory.from_config(config), before, engine.url)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-        after = MigrationContext.configure(connection).get_current_revision()
+        after = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
     assert after is not None
     return SchemaUpgrade(before, after)
 

@@ -13,6 +13,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+# Alembic's revision table, named for this project: the pipeline's database may be Dagster's own PostgreSQL
+# database, whose `alembic_version` holds Dagster's schema revision.
+VERSION_TABLE = "shorts_alembic_version"
+
+
+def is_ours(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's `include_name`: autogenerate looks only at this project's tables (all named `shorts_*`), never at
+    Dagster's or anyone else's in a shared database."""
+    return type_ != "table" or bool(name and name.startswith("shorts_"))
+
 
 posts = sa.Table(
     "shorts_posts",

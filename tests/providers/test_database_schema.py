@@ -21,6 +21,7 @@ from alembic.runtime.migration import MigrationContext
 
 from resources.database import tables
 from resources.database.engine import SchemaUpgrade, alembic_config, bring_up_to_date, database_url, open_database
+from resources.database.tables import VERSION_TABLE
 from resources.errors import ConfigurationError
 
 HEAD = "0002"
@@ -58,17 +59,25 @@ def shorts(argv: list[str]) -> int:
 def schema_diff(engine: sa.Engine) -> list[Any]:
     """What autogenerate would change to make the database match tables.py (types and server defaults too)."""
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "version_table": VERSION_TABLE,
+                "include_name": tables.is_ours,
+            },
+        )
         return list(compare_metadata(context, tables.metadata))
 
 
 def revision(engine: sa.Engine) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
 def create_all_of(engine: sa.Engine, names: list[str]) -> None:
-    """These tables as a version before migrations made them: `create_all`, no alembic_version."""
+    """These tables as a version before migrations made them: `create_all`, no version table."""
     old = sa.MetaData()
     for name in names:
         tables.metadata.tables[name].to_metadata(old)
@@ -79,7 +88,18 @@ def test_migrations_from_empty_build_exactly_the_declared_tables(engine: sa.Engi
     assert bring_up_to_date(engine) == SchemaUpgrade(None, HEAD)
 
     assert schema_diff(engine) == []
-    assert set(sa.inspect(engine).get_table_names()) == {*LEDGER, *ANALYTICS, "alembic_version"}
+    assert set(sa.inspect(engine).get_table_names()) == {*LEDGER, *ANALYTICS, VERSION_TABLE}
+
+
+def test_dagsters_own_schema_in_the_same_database_is_left_alone(engine: sa.Engine) -> None:
+    # Production may point SHORTS_LEDGER_URL at Dagster's PostgreSQL database: its alembic_version is Dagster's.
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        connection.execute(sa.text("INSERT INTO alembic_version VALUES ('29b539ebc72a')"))
+    assert bring_up_to_date(engine) == SchemaUpgrade(None, HEAD)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "29b539ebc72a"
+    assert schema_diff(engine) == []
 
 
 def test_the_revisions_are_the_ledger_then_the_analytics_tables(engine: sa.Engine) -> None:
@@ -87,7 +107,7 @@ def test_the_revisions_are_the_ledger_then_the_analytics_tables(engine: sa.Engin
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-    assert set(sa.inspect(engine).get_table_names()) == {*LEDGER, "alembic_version"}
+    assert set(sa.inspect(engine).get_table_names()) == {*LEDGER, VERSION_TABLE}
     assert bring_up_to_date(engine) == SchemaUpgrade("0001", HEAD)
     assert schema_diff(engine) == []
 
@@ -141,7 +161,7 @@ def test_a_database_newer_than_the_code_is_refused_with_the_revision_and_the_fix
 ) -> None:
     bring_up_to_date(engine)
     with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+        connection.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0099'"))
 
     with pytest.raises(ConfigurationError, match=r"schema revision '0099'.*newest is '0002'.*Upgrade the code"):
         bring_up_to_date(engine)

@@ -6,12 +6,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from resources.database.tables import metadata
+from resources.database.tables import VERSION_TABLE, is_ours, metadata
 
 
 def run(connection: sa.Connection) -> None:
     # Batch mode: SQLite changes a table by copying it, which plain ALTER cannot do there.
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        version_table=VERSION_TABLE,
+        include_name=is_ours,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -28,7 +34,7 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     run(connection)
 elif context.is_offline_mode():  # `alembic upgrade --sql`: the script for a DBA, nothing is executed
-    context.configure(url=command_line_url(), target_metadata=metadata, literal_binds=True)
+    context.configure(url=command_line_url(), target_metadata=metadata, literal_binds=True, version_table=VERSION_TABLE)
     with context.begin_transaction():
         context.run_migrations()
 else:
