@@ -30,7 +30,8 @@ from tests.system.proxy import CADDY, bcrypt_hash, running_proxy
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE_SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
-APP_SERVICES = {"init", "user_code", "webserver", "daemon"}
+APP_SERVICES = {"init", "user_code", "webserver", "daemon", "worker-cpu", "worker-api"}
+WORKERS = {"worker-cpu", "worker-api"}  # Celery workers: the code, but no workspace file (they run steps only)
 ONE_SHOTS = {"createbuckets", "init"}
 # SHORTS_* variables read outside PipelineSettings (by the sensors, publishers, cost table, CLI).
 EXTRA_SHORTS_VARS = {
@@ -116,7 +117,8 @@ def parse_cli(argv: list[str]) -> click.Context:
 
 
 def test_compose_has_every_service_with_image_healthcheck_and_restart(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {"postgres", "minio", "createbuckets", "init", "user_code", "webserver", "daemon", "proxy"}
+    infrastructure = {"postgres", "minio", "createbuckets", "redis", "proxy"}
+    assert set(services) == infrastructure | APP_SERVICES
     for name, service in services.items():
         assert "image" in service or "build" in service, name
         if name in ONE_SHOTS:
@@ -178,7 +180,8 @@ def test_run_containers_reach_nothing_that_can_launch_a_run(
     launched_on = instance_yaml["run_launcher"]["config"]["network"]
     [runs_network] = [key for key, net in compose["networks"].items() if net and net.get("name") == launched_on]
     # What runs need: Postgres (runs, events, the ledger) and MinIO (media, logs); plus the internet.
-    assert members(services, runs_network) == {"postgres", "minio", "createbuckets"}
+    # Celery workers run steps of those runs: the broker and the workers share the runs' network.
+    assert members(services, runs_network) == {"postgres", "minio", "createbuckets", "redis", *WORKERS}
     assert not compose["networks"][runs_network].get("internal")
     # The code server's gRPC API can start runs too: it is on no network a run container joins.
     assert runs_network not in networks_of(services["user_code"])
@@ -248,8 +251,9 @@ def test_init_migrates_and_writes_the_pool_limits(services: dict[str, dict[str, 
 
     shell, flag, script = services["init"]["command"]
     assert (shell, flag) == ("sh", "-c")
-    migrate, pools = (shlex.split(part) for part in script.split("&&"))
+    migrate, database, pools = (shlex.split(part) for part in script.split("&&"))
     parse_cli(migrate)
+    assert database == ["shorts", "db", "upgrade"]  # the pipeline's own schema (ledger, metrics)
     assert pools == ["shorts", "pools"]
     with pytest.raises(SystemExit) as exited:
         main(["pools", "--help"])
@@ -366,7 +370,10 @@ def test_dockerfile_matches_the_paths_compose_mounts(services: dict[str, dict[st
     for name in APP_SERVICES:
         targets = mounts(services[name])
         assert targets[f"{env['DAGSTER_HOME']}/dagster.yaml"] == "./dagster.yaml", name
-        assert targets["/opt/dagster/app/deploy/workspace.docker.yaml"] == "./workspace.docker.yaml", name
+        if name in WORKERS:
+            assert targets["/opt/dagster/app/deploy/celery.yaml"] == "./celery.yaml", name
+        else:
+            assert targets["/opt/dagster/app/deploy/workspace.docker.yaml"] == "./workspace.docker.yaml", name
         assert targets[env["SHORTS_DATA_DIR"]] == "data", name
     # The image's default command is the code server compose runs, on the port it checks.
     cmd = json.loads(re.findall(r"^CMD (\[.*\])$", text, flags=re.M)[-1])
