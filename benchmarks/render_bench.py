@@ -79,8 +79,9 @@ def bare_ffmpeg(source: Path, out: Path, duration_s: float, *, preset: str, crf:
     vf = f"scale={OUT_W}:{OUT_H}:force_original_aspect_ratio=increase,crop={OUT_W}:{OUT_H},fps={OUT_FPS},format=yuv420p"
     encode = ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-c:a", "aac", "-b:a", "160k"]
     audio = ["-ar", str(AUDIO_RATE), "-ac", "2", "-movflags", "+faststart"]
+    # Looped like the render's source, so a short longer than its source is encoded to its full length.
     run_ffmpeg(
-        ["-i", str(source), "-t", f"{duration_s:.3f}", "-vf", vf, *encode, *audio, str(out)],
+        ["-stream_loop", "-1", "-i", str(source), "-t", f"{duration_s:.3f}", "-vf", vf, *encode, *audio, str(out)],
         what="bare ffmpeg pass",
     )
 

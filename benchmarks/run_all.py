@@ -9,6 +9,7 @@ BENCHMARKS = [
     "benchmarks.render_bench",
     "benchmarks.avatar_bench",
     "benchmarks.pipeline_bench",
+    "benchmarks.chain_bench",
     "benchmarks.sensor_bench",
     "benchmarks.process_start_bench",
     "benchmarks.login_bench",

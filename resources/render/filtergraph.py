@@ -22,8 +22,9 @@ LAYOUTS: tuple[LayoutName, ...] = ("avatar_over_blur", "split_screen", "face_cro
 # full-resolution boxblur, which measured ≈5.8 s extra per 30 s short on 2 cores.
 _BLUR_W, _BLUR_H, _BG_FPS = 270, 480, 10
 _FG_BOX_W, _FG_BOX_H, _FG_TOP = 1020, 880, 150
-_AVATAR_D, _RING = 600, 12
-_AVATAR_X, _AVATAR_Y = (OUT_W - _AVATAR_D) // 2, 1240
+# AVATAR_D is also the offline avatar's default size (resources/avatar/renderer.py), so it is masked, not scaled.
+AVATAR_D, _RING = 600, 12
+_AVATAR_X, _AVATAR_Y = (OUT_W - AVATAR_D) // 2, 1240
 _LOGO_BOX, _LOGO_MARGIN = 160, 48
 # face_crop geometry: the speaker fills the frame, the avatar is a small circle in the lower right corner.
 _FACE_AV_D, _FACE_AV_MARGIN, _FACE_AV_BOTTOM = 360, 48, 160
@@ -74,7 +75,7 @@ def _disk_mask(size: int, label: str) -> str:
 def _video_avatar_over_blur() -> list[str]:
     crop_w = escape_option_value(f"min(iw,ih*{OUT_W}/{OUT_H})")
     crop_h = escape_option_value(f"min(ih,iw*{OUT_H}/{OUT_W})")
-    ring_d = _AVATAR_D + 2 * _RING
+    ring_d = AVATAR_D + 2 * _RING
     return [
         # One decode of the source feeds both the blurred background and the fitted foreground.
         f"[0:v]{_SQUARE_PIXELS},fps={OUT_FPS},split=2[bgsrc][fgsrc]",
@@ -89,8 +90,8 @@ def _video_avatar_over_blur() -> list[str]:
         _disk_mask(ring_d, "ringmask"),
         f"color=c=white:s={ring_d}x{ring_d}:r=1:d=1,format=yuva420p[ringfill]",
         "[ringfill][ringmask]alphamerge[ring]",
-        _disk_mask(_AVATAR_D, "avmask"),
-        f"[1:v]scale={_AVATAR_D}:{_AVATAR_D},format=yuva420p[avsq]",
+        _disk_mask(AVATAR_D, "avmask"),
+        f"[1:v]scale={AVATAR_D}:{AVATAR_D},format=yuva420p[avsq]",
         "[avsq][avmask]alphamerge[av]",
         f"[base][ring]overlay=x={_AVATAR_X - _RING}:y={_AVATAR_Y - _RING}[withring]",
         f"[withring][av]overlay=x={_AVATAR_X}:y={_AVATAR_Y}[composed]",
@@ -291,6 +292,7 @@ def build_render_args(
     threads: int = 0,
     measured_lufs: float | None = None,
     face_centre: str = "0.5",
+    x264_params: str = "",
 ) -> list[str]:
     """The ffmpeg arguments (without the binary) of the one-pass render of a 1080x1920 H.264/AAC short."""
     video = video_filtergraph(
@@ -331,6 +333,8 @@ def build_render_args(
         "-r",
         str(OUT_FPS),
     ]
+    if x264_params:
+        args += ["-x264-params", x264_params]
     args += ["-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE), "-ac", "2"]
     if threads > 0:
         args += ["-threads", str(threads)]

@@ -124,12 +124,12 @@ def test_read_wav_mono_decodes_non_pcm16_audio_with_pyav(voice: Path, tmp_path: 
     assert samples.size / rate == pytest.approx(3.0, abs=0.1)
 
 
-def test_render_writes_a_720px_h264_aac_video_as_long_as_the_voice(voice: Path, tmp_path: Path) -> None:
+def test_render_writes_a_600px_h264_aac_video_as_long_as_the_voice(voice: Path, tmp_path: Path) -> None:
     out = tmp_path / "avatar.mp4"
     result = AvatarRenderer().render(voice_path=voice, out_path=out)
     facts = probe(out)
     assert result.provider == "local" and not result.fallback_reason
-    assert (facts.width, facts.height, facts.fps) == (720, 720, 25.0)
+    assert (facts.width, facts.height, facts.fps) == (600, 600, 25.0)  # the size the default layout shows
     assert (facts.video_codec, facts.audio_codec) == ("h264", "aac")
     assert facts.duration_s == pytest.approx(3.0, abs=0.2)
     assert [p.name for p in tmp_path.iterdir()] == ["avatar.mp4"]  # no partial file left behind

@@ -168,7 +168,24 @@ def test_render_args_add_the_logo_as_fourth_input_and_threads_when_set() -> None
     assert args[args.index("-threads") + 1] == "2"
 
 
-def render_args(*, logo: Path | None = None, threads: int = 0) -> list[str]:
+def test_render_args_pass_x264_params_after_the_preset_only_when_set() -> None:
+    assert "-x264-params" not in render_args()
+    args = render_args(x264_params="subme=1:me=dia")
+    assert args[args.index("-x264-params") + 1] == "subme=1:me=dia"
+    assert args.index("-x264-params") > args.index("-preset")
+
+
+def test_the_renderer_tunes_x264_and_the_offline_avatar_is_drawn_at_the_size_it_is_shown() -> None:
+    from resources.avatar import AvatarRenderer
+    from resources.render import Renderer
+    from resources.render.filtergraph import AVATAR_D
+
+    assert AvatarRenderer().local_size == AVATAR_D  # the render masks it, without scaling
+    assert f"[1:v]scale={AVATAR_D}:{AVATAR_D}," in graph("avatar_over_blur")
+    assert "subme=1" in Renderer().x264_params
+
+
+def render_args(*, logo: Path | None = None, threads: int = 0, x264_params: str = "") -> list[str]:
     return build_render_args(
         source=Path("/in/source.mp4"),
         avatar=Path("/in/avatar.mp4"),
@@ -181,6 +198,7 @@ def render_args(*, logo: Path | None = None, threads: int = 0) -> list[str]:
         has_source_audio=True,
         logo=logo,
         threads=threads,
+        x264_params=x264_params,
     )
 
 
