@@ -28,6 +28,8 @@ COPY cli ./cli
 COPY pipeline_assets ./pipeline_assets
 COPY resources ./resources
 COPY sensors ./sensors
+# The per-stage Kubernetes requests the k8s executor reads (SHORTS_STEP_EXECUTION=k8s).
+COPY deploy/helm/step-resources.yaml ./deploy/helm/step-resources.yaml
 # The project itself (editable: the code stays here) gives the `shorts` command; then uv is not needed.
 RUN uv sync --frozen --no-dev --compile-bytecode \
     && pip uninstall -y uv \

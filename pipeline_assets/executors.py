@@ -1,4 +1,5 @@
-"""Where a run's steps execute: in forked processes, in the run worker, or as tasks on Celery workers.
+"""Where a run's steps execute: in forked processes, in the run worker, as tasks on Celery workers, or as
+Kubernetes Jobs (each sized per stage by deploy/helm/step-resources.yaml).
 
 Every executor is fixed by the deployment (SHORTS_STEP_EXECUTION and the SHORTS_CELERY_* settings): its launch
 config schema is empty, so a run config can neither preload modules nor point the steps at another broker.
@@ -14,6 +15,7 @@ from pathlib import Path
 import yaml
 from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
 from dagster_celery import celery_executor
+from dagster_k8s import k8s_job_executor
 
 from resources.errors import ConfigurationError
 from resources.settings import PipelineSettings
@@ -49,6 +51,17 @@ def celery_workers_executor(settings: PipelineSettings) -> ExecutorDefinition:
     return celery_executor.configured(config, name="celery", config_schema={})
 
 
+STEP_RESOURCES = Path(__file__).resolve().parent.parent / "deploy" / "helm" / "step-resources.yaml"
+
+
+def k8s_step_executor(path: Path = STEP_RESOURCES) -> ExecutorDefinition:
+    """dagster-k8s's k8s_job_executor: every step its own Job, with the requests and limits of its stage (`steps`,
+    merged over `default`) from `path`; fixed by the deployment like the others."""
+    sizes = yaml.safe_load(path.read_text())
+    config = {"step_k8s_config": sizes["default"], "per_step_k8s_config": sizes["steps"]}
+    return k8s_job_executor.configured(config, name="k8s_steps", config_schema={})
+
+
 def executor_for(settings: PipelineSettings, dagster_home: str) -> ExecutorDefinition:
     """The executor SHORTS_STEP_EXECUTION names; Celery only on an instance (in `dagster_home`) every worker shares."""
     if settings.step_execution == "in_process":
@@ -56,10 +69,13 @@ def executor_for(settings: PipelineSettings, dagster_home: str) -> ExecutorDefin
     if settings.step_execution == "celery":
         refuse_a_local_instance(dagster_home)
         return celery_workers_executor(settings)
+    if settings.step_execution == "k8s":
+        refuse_a_local_instance(dagster_home, "k8s")
+        return k8s_step_executor()
     return forkserver_executor
 
 
-def refuse_a_local_instance(dagster_home: str) -> None:
+def refuse_a_local_instance(dagster_home: str, mode: str = "celery") -> None:
     """Raise unless $DAGSTER_HOME/dagster.yaml keeps runs and events in PostgreSQL (or MySQL).
 
     Celery workers write each step's events into the instance; with SQLite (Dagster's default) they would write
@@ -67,7 +83,7 @@ def refuse_a_local_instance(dagster_home: str) -> None:
     """
     fix = "set `storage: postgres:` in dagster.yaml (deploy/dagster.yaml shows it)"
     if not dagster_home:
-        raise ConfigurationError(f"SHORTS_STEP_EXECUTION=celery: DAGSTER_HOME is not set; point it at the instance "
+        raise ConfigurationError(f"SHORTS_STEP_EXECUTION={mode}: DAGSTER_HOME is not set; point it at the instance "
                                  f"every worker shares and {fix}")  # fmt: skip
     path = Path(dagster_home) / "dagster.yaml"
     config = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
@@ -78,6 +94,6 @@ def refuse_a_local_instance(dagster_home: str) -> None:
     )
     if not shared:
         raise ConfigurationError(
-            f"SHORTS_STEP_EXECUTION=celery: the instance in {path} keeps runs and events in SQLite on this host, "
+            f"SHORTS_STEP_EXECUTION={mode}: the instance in {path} keeps runs and events in SQLite on this host, "
             f"where workers on other hosts cannot write their steps' events; {fix}"
         )

@@ -57,11 +57,12 @@ class PipelineSettings(BaseModel):
     max_paid_attempts: int = Field(
         default=4, ge=1, description="Sends of one paid request per stage input, across HTTP and Dagster retries."
     )
-    step_execution: Literal["multiprocess", "in_process", "celery"] = Field(
+    step_execution: Literal["multiprocess", "in_process", "celery", "k8s"] = Field(
         default="multiprocess",
         description="multiprocess: each step in its own process (parallel publishes, crash isolation); in_process: "
         "a run's steps one after another in its run worker, ~2 s of process start saved per step on small hosts; "
-        "celery: each step a task on the Celery workers of its queue (other hosts; shared instance and media).",
+        "celery: each step a task on the Celery workers of its queue (other hosts; shared instance and media); "
+        "k8s: each step its own Kubernetes Job, sized by deploy/helm/step-resources.yaml (deploy/helm).",
     )
     celery_broker: str = Field(default="", description="step_execution=celery: the broker, e.g. redis://redis:6379/0.")
     celery_backend: str = Field(default="", description="Where Celery keeps step results, e.g. redis://redis:6379/1.")

@@ -135,3 +135,22 @@ def test_cloud_providers_move_their_stage_to_the_api_queue(tmp_path: Path, monke
 def test_a_run_config_cannot_redirect_the_broker_or_the_queues(celery_job: Any, execution: dict[str, Any]) -> None:
     with pytest.raises(DagsterInvalidConfigError, match=r"unexpected config entr.*root:execution:config"):
         validate_run_config(celery_job, {"execution": {"config": execution}})
+
+
+K8S = {**DISTRIBUTED, "SHORTS_STEP_EXECUTION": "k8s"}
+
+
+def test_k8s_steps_get_the_sizes_of_deploy_helm_step_resources(tmp_path: Path) -> None:
+    executor = executor_for(PipelineSettings.from_env(K8S), dagster_home(tmp_path, POSTGRES_STORAGE))
+    assert executor.name == "k8s_steps"
+    sizes = yaml.safe_load((Path(__file__).parents[2] / "deploy" / "helm" / "step-resources.yaml").read_text())
+    render = sizes["steps"]["short_video"]["container_config"]["resources"]["requests"]
+    assert render["cpu"] == "2"  # the render's ffmpeg uses both cores (README, Performance)
+    assert executor.config_schema.as_field().config_type.fields == {}  # nothing a launch can change
+
+
+def test_k8s_with_local_media_or_a_sqlite_instance_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="SHORTS_MEDIA_BACKEND"):
+        PipelineSettings.from_env({**K8S, "SHORTS_MEDIA_BACKEND": "local"})
+    with pytest.raises(ConfigurationError, match=r"SHORTS_STEP_EXECUTION=k8s: the instance in"):
+        executor_for(PipelineSettings.from_env(K8S), dagster_home(tmp_path, {"telemetry": {"enabled": False}}))
