@@ -16,34 +16,26 @@ task lost (WorkerLostError), and the orchestrator fails the run.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import boto3
-import psycopg2
 import pytest
-import redis
 import sqlalchemy as sa
 from dagster import (
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
     EventLogRecord,
-    JobDefinition,
     ReexecutionOptions,
     execute_job,
     reconstructable,
 )
-from moto.server import ThreadedMotoServer
 
 from cli.sample_source import make_sample_source
-from definitions import build_definitions
 from pipeline_assets.partitions import source_videos
 from pipeline_assets.pools import apply_pool_limits
 from resources.database.engine import bring_up_to_date, database_url
@@ -52,129 +44,74 @@ from resources.media.source_registry import register_source
 from resources.media.store import MediaStore
 from resources.partition_keys import key_for_file
 from resources.records import SourceRequest
-from resources.settings import PROJECT_ROOT, PipelineSettings
-from tests.conftest import POSTGRES, SHORT_NARRATION
-from tests.system.daemon import isolated_env, start_process, stop_process_group, tail, write_dagster_home
+from resources.settings import PipelineSettings
+from tests.conftest import SHORT_NARRATION
+from tests.system.celery_cluster import (
+    BIN,
+    Worker,
+    celery_env,
+    create_bucket,
+    forget_queues,
+    full_job,
+    ledger_url,
+    overheads,
+    records,
+    s3_env,
+    s3_server,
+    scratch_database,
+    step_keys,
+    workers_of_steps,
+)
+from tests.system.celery_cluster import start_worker as start_cluster_worker
+from tests.system.daemon import isolated_env, stop_process_group, tail, write_dagster_home
 from tests.system.test_kill_and_resume import kill_process_tree, parent_pids
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 
-BIN = Path(sys.executable).parent
-JOB = "short_pipeline_job"
 BROKER = "redis://127.0.0.1:6379/5"  # this test's Redis DB; queue names are unique per run on top of it
 KILLED_STAGE = "short_video"
 UPSTREAM = ["source_video", "transcript", "script", "voiceover", "avatar_video"]
 CPU_STEPS = {"transcript", "script", "voiceover", "avatar_video", "short_video"}  # the offline engines
-WORKER_READY_S = 180.0
 RENDER_START_S = 420.0  # five stages on a busy 2-core machine, each a task picked up by a worker
 RUN_END_S = 180.0
-CELERY_WORKER = "Celery worker"  # the metadata key of dagster-celery's "Executing steps ... in celery worker" event
 
 
-def full_job() -> JobDefinition:
-    """The job as the code location defines it, rebuilt from SHORTS_* by each worker process (reconstructable)."""
-    return build_definitions(PipelineSettings.from_env()).resolve_job_def(JOB)
-
-
-@dataclass
-class Worker:
-    """One `dagster-celery worker start` process: it runs `celery worker`, whose pool processes run the steps."""
-
-    name: str
-    queue: str
-    log: Path
-    process: Any = field(repr=False)
-
-    def descendants(self) -> set[int]:
-        parents = parent_pids()
-        tree, frontier = set(), [self.process.pid]
-        while frontier:
-            pid = frontier.pop()
-            children = [child for child, parent in parents.items() if parent == pid]
-            tree.update(children)
-            frontier.extend(children)
-        return tree
+def descendants(worker: Worker) -> set[int]:
+    """Every process under the worker's main process (its pool processes and their ffmpeg)."""
+    parents = parent_pids()
+    tree, frontier = set(), [worker.process.pid]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        tree.update(children)
+        frontier.extend(children)
+    return tree
 
 
 def start_worker(queue: str, name: str, env: dict[str, str], log: Path) -> Worker:
-    command = [
-        str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-q", queue, "-n", name,
-        "-y", str(PROJECT_ROOT / "deploy" / "celery.yaml"),
-        # The code location is imported once by the worker, before it forks its pool processes.
-        "-i", "definitions", "-i", "tests.system.test_celery_workers",
-        "--", "--concurrency=1" if queue.startswith("cpu") else "--concurrency=2",
-    ]  # fmt: skip
-    worker = Worker(name, queue, log, start_process(command, env, log))
-    deadline = time.monotonic() + WORKER_READY_S
-    while f"{name}@" not in tail(log, 200) or " ready." not in tail(log, 200):
-        if worker.process.poll() is not None or time.monotonic() > deadline:
-            stop_process_group(worker.process)
-            pytest.fail(f"worker {name} did not start:\n{tail(log)}")
-        time.sleep(0.5)
-    return worker
+    """One step at a time on a cpu queue (as in the deployment, one per core), two on the api queue."""
+    try:
+        return start_cluster_worker(queue, name, env, log, concurrency=1 if queue.startswith("cpu") else 2)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
 def ledger_db() -> Iterator[str]:
     """The pipeline's database, apart from the instance's: both keep their schema version in `alembic_version`."""
-    name = f"ledger_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**POSTGRES)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("ledger") as name:
+        yield ledger_url(name)
 
 
 @pytest.fixture
-def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def records(instance: DagsterInstance, run_id: str, event_type: DagsterEventType) -> list[EventLogRecord]:
-    return list(instance.get_records_for_run(run_id, of_type=event_type, limit=5000).records)
-
-
-def step_keys(instance: DagsterInstance, run_id: str, event_type: DagsterEventType) -> set[str]:
-    return {r.event_log_entry.step_key for r in records(instance, run_id, event_type) if r.event_log_entry.step_key}
+def s3_endpoint() -> Iterator[str]:
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 def step_event(instance: DagsterInstance, run_id: str, event_type: DagsterEventType, step: str) -> EventLogRecord:
     [record] = [r for r in records(instance, run_id, event_type) if r.event_log_entry.step_key == step]
     return record
-
-
-def workers_of_steps(instance: DagsterInstance, run_id: str) -> dict[str, str]:
-    """step -> the Celery worker that ran it, from the event each worker logs when it takes a step's task."""
-    ran_on = {}
-    for record in records(instance, run_id, DagsterEventType.ENGINE_EVENT):
-        event = record.event_log_entry.dagster_event
-        metadata = event.engine_event_data.metadata if event and event.engine_event_data else {}
-        if CELERY_WORKER in metadata and record.event_log_entry.step_key:
-            ran_on[record.event_log_entry.step_key] = str(metadata[CELERY_WORKER].value)
-    return ran_on
-
-
-def overheads(instance: DagsterInstance, run_id: str) -> dict[str, float]:
-    """step -> seconds from the orchestrator sending its task to the step starting in a worker."""
-    sent = {
-        r.event_log_entry.step_key: r.event_log_entry.timestamp
-        for r in records(instance, run_id, DagsterEventType.ENGINE_EVENT)
-        if "Submitting celery task" in r.event_log_entry.message
-    }
-    started = {r.event_log_entry.step_key: r.event_log_entry.timestamp
-               for r in records(instance, run_id, DagsterEventType.STEP_START)}  # fmt: skip
-    return {step: round(started[step] - sent[step], 2) for step in started if step in sent}
 
 
 def wait_for_run_id(instance: DagsterInstance, thread: threading.Thread) -> str:
@@ -210,22 +147,9 @@ def test_steps_run_on_the_workers_of_their_queue_and_a_lost_worker_process_is_re
     cpu_queue, api_queue = f"cpu-{run_tag}", f"api-{run_tag}"
     bucket = f"shorts-{run_tag}"
     env = isolated_env(home, tmp_path / "data-orchestrator", inbox)
-    env.update(
-        SHORTS_STEP_EXECUTION="celery",
-        SHORTS_CELERY_BROKER=BROKER,
-        SHORTS_CELERY_BACKEND=BROKER,
-        SHORTS_CELERY_CPU_QUEUE=cpu_queue,
-        SHORTS_CELERY_API_QUEUE=api_queue,
-        SHORTS_MEDIA_BACKEND="s3",
-        SHORTS_S3_BUCKET=bucket,
-        SHORTS_S3_ENDPOINT_URL=s3_endpoint,
-        SHORTS_LEDGER_URL=ledger_db,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                 aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=bucket)  # fmt: skip
+    env.update(celery_env(BROKER, cpu_queue, api_queue))
+    env.update(s3_env(s3_endpoint, bucket, ledger_db))
+    create_bucket(s3_endpoint, bucket)
     # The test process orchestrates the runs: it needs the code location's environment too.
     for name in [name for name in os.environ if name.startswith("SHORTS_")]:
         monkeypatch.delenv(name)
@@ -275,7 +199,7 @@ def test_steps_run_on_the_workers_of_their_queue_and_a_lost_worker_process_is_re
             assert (run_id, KILLED_STAGE) in {(slot.run_id, slot.step_key) for slot in claimed}
             render_pid = step_event(instance, run_id, DagsterEventType.STEP_START, KILLED_STAGE).event_log_entry
             pid = render_pid.dagster_event.pid if render_pid.dagster_event else None
-            assert pid in cpu.descendants(), f"render pid {pid} is not a process of the cpu worker"
+            assert pid in descendants(cpu), f"render pid {pid} is not a process of the cpu worker"
             killed = kill_process_tree(pid)
 
             first.join(RUN_END_S)
@@ -321,8 +245,7 @@ def test_steps_run_on_the_workers_of_their_queue_and_a_lost_worker_process_is_re
     finally:
         for worker in workers:
             stop_process_group(worker.process)
-        client = redis.Redis.from_url(BROKER)
-        client.delete(*[name for name in client.scan_iter(f"*{run_tag}*")] or ["-"])
+        forget_queues(BROKER, run_tag)
 
     print(f"killed {killed}; send-to-start overhead per step (s): first run {first_overheads}, "
           f"re-execution {second_overheads}")  # fmt: skip
