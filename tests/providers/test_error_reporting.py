@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,18 @@ def test_without_a_dsn_nothing_is_initialised_or_sent(monkeypatch: pytest.Monkey
         sentry_sdk.capture_exception(RuntimeError("nobody hears this"))
         sentry_sdk.flush()
         assert fake.requests == []
+
+
+def test_the_daemons_error_records_are_reported_tagged_daemon(fake_sentry: FakeSentry) -> None:
+    from cli.daemon import install_error_reporting as install_for_daemon
+
+    assert install_for_daemon(os.environ)
+    logging.getLogger("dagster.daemon.SensorDaemon").error(
+        f"sensor tick failed: https://user:{URL_PASSWORD}@feeds.example/ with key {API_KEY}"
+    )
+    sentry_sdk.flush()
+
+    [event] = fake_sentry.events
+    assert event["tags"]["component"] == "daemon"
+    assert "sensor tick failed" in str(event["logentry"])
+    assert_no_secret(fake_sentry)

@@ -102,8 +102,9 @@ def parse_cli(argv: list[str]) -> click.Context:
 
     entries: dict[str, click.Command] = {"dagster": dagster_cli, "dagster-daemon": daemon_cli}
     entries["dagster-webserver"] = webserver_cli
-    if list(argv[:3]) == ["python", "-m", "cli.webserver"]:  # dagster-webserver with Sentry reporting installed
-        argv = ["dagster-webserver", *argv[3:]]
+    wrappers = {"cli.webserver": "dagster-webserver", "cli.daemon": "dagster-daemon"}  # with Sentry reporting
+    if list(argv[:2]) == ["python", "-m"] and argv[2] in wrappers:
+        argv = [wrappers[argv[2]], *argv[3:]]
     command, name, args = entries[argv[0]], argv[0], list(argv[1:])
     parent: click.Context | None = None
     while isinstance(command, click.Group):
