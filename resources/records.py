@@ -26,6 +26,9 @@ class SourceRequest(Record):
     partition_key: str = Field(description="Partition key of the source video, e.g. tiktok-7301234567890123456.")
     source: str = Field(description="URL or absolute local file path of the source video.")
     reason: str = Field(default="", description="Why this video was chosen (e.g. its virality score).")
+    source_name: str = Field(
+        default="", description="The discovery source that found it (the report and the learned prior group by it)."
+    )
     requested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

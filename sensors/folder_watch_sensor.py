@@ -180,7 +180,10 @@ def folder_watch_sensor(
         if copy_of:  # the same video under another name: one short, one post per platform
             context.log.info(f"{name} has the same content as partition {copy_of}; not started again")
             continue
-        register_source(media_store, SourceRequest(partition_key=key, source=str(path), reason="watch folder"))
+        register_source(
+            media_store,
+            SourceRequest(partition_key=key, source=str(path), reason="watch folder", source_name="watch_folder"),
+        )
         new_keys.append(key)
     return SensorResult(
         run_requests=[RunRequest(partition_key=key, run_key=run_key(key)) for key in new_keys],

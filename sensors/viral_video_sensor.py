@@ -376,7 +376,10 @@ def viral_video_sensor(
         context.log.warning(f"source {name} skipped: {message}")
     # Registered before returning: `source_video` reads the URL from here and shows the reason in the UI.
     for chosen in outcome.chosen:
-        register_source(media_store, SourceRequest(partition_key=chosen.key, source=chosen.url, reason=chosen.reason))
+        register_source(
+            media_store,
+            SourceRequest(partition_key=chosen.key, source=chosen.url, reason=chosen.reason, source_name=chosen.source),
+        )
     summary = outcome.summary()
     context.log.info(f"viral_video_sensor: {summary}")
     cursor = json.dumps(outcome.cursor, separators=(",", ":"))

@@ -40,12 +40,12 @@ class PartitionMetrics(Record):
 
 
 def source_name_of(request: SourceRequest | None) -> str:
-    """The discovery source that found the video: the request's own field when it has one, else its reason's."""
+    """The discovery source that found the video: the request's field; for requests registered before it
+    existed, the source the reason names ("listed explicitly in <source>")."""
     if request is None:
         return ""
-    named = getattr(request, "source_name", "")
-    if named:
-        return str(named)
+    if request.source_name:
+        return request.source_name
     found = _LISTED_IN.search(request.reason)
     return found.group(1).rstrip(".,;)") if found else ""
 
