@@ -293,8 +293,12 @@ def build_render_args(
     measured_lufs: float | None = None,
     face_centre: str = "0.5",
     x264_params: str = "",
+    keyframes_at: tuple[float, ...] = (),
 ) -> list[str]:
-    """The ffmpeg arguments (without the binary) of the one-pass render of a 1080x1920 H.264/AAC short."""
+    """The ffmpeg arguments (without the binary) of the one-pass render of a 1080x1920 H.264/AAC short.
+
+    `keyframes_at`: times that get a keyframe (the contact sheet's frames), besides the encoder's own.
+    """
     video = video_filtergraph(
         layout,
         subtitles_filename=str(subtitles),
@@ -335,6 +339,8 @@ def build_render_args(
     ]
     if x264_params:
         args += ["-x264-params", x264_params]
+    if keyframes_at:
+        args += ["-force_key_frames", ",".join(f"{t:g}" for t in keyframes_at)]
     args += ["-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE), "-ac", "2"]
     if threads > 0:
         args += ["-threads", str(threads)]

@@ -8,6 +8,7 @@ from typing import Literal
 import dagster as dg
 
 from resources.errors import InputRejected
+from resources.media.contact_sheet import sheet_times
 from resources.media.ffmpeg import FfmpegError, run_ffmpeg
 from resources.media.probe import probe
 from resources.records import Cue
@@ -125,6 +126,7 @@ class Renderer(dg.ConfigurableResource):
             measured_lufs=measured_lufs,
             face_centre=face_centre,
             x264_params=self.x264_params,
+            keyframes_at=tuple(sheet_times(duration_s)),
         )
         run_ffmpeg(args, what=f"rendering {out_path.name} ({chosen})")
         return chosen

@@ -185,7 +185,9 @@ def test_the_renderer_tunes_x264_and_the_offline_avatar_is_drawn_at_the_size_it_
     assert "subme=1" in Renderer().x264_params
 
 
-def render_args(*, logo: Path | None = None, threads: int = 0, x264_params: str = "") -> list[str]:
+def render_args(
+    *, logo: Path | None = None, threads: int = 0, x264_params: str = "", keyframes_at: tuple[float, ...] = ()
+) -> list[str]:
     return build_render_args(
         source=Path("/in/source.mp4"),
         avatar=Path("/in/avatar.mp4"),
@@ -199,6 +201,7 @@ def render_args(*, logo: Path | None = None, threads: int = 0, x264_params: str 
         logo=logo,
         threads=threads,
         x264_params=x264_params,
+        keyframes_at=keyframes_at,
     )
 
 
@@ -252,3 +255,12 @@ def test_face_crop_moves_a_9_16_window_by_the_face_centre_expression() -> None:
 
 def test_face_crop_captions_sit_above_the_corner_avatar() -> None:
     assert caption_margin_v("face_crop") > 360 + 160
+
+
+def test_the_contact_sheets_moments_are_keyframes_so_it_decodes_only_those() -> None:
+    from resources.media.contact_sheet import sheet_times
+
+    assert sheet_times(20.0) == [0.0, 5.0, 10.0, 15.0]
+    args = render_args(keyframes_at=tuple(sheet_times(20.0)))
+    assert args[args.index("-force_key_frames") + 1] == "0,5,10,15"
+    assert "-force_key_frames" not in render_args()
