@@ -10,6 +10,7 @@ BENCHMARKS = [
     "benchmarks.avatar_bench",
     "benchmarks.pipeline_bench",
     "benchmarks.chain_bench",
+    "benchmarks.celery_bench",
     "benchmarks.sensor_bench",
     "benchmarks.process_start_bench",
     "benchmarks.login_bench",

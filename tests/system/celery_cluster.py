@@ -153,11 +153,16 @@ def workers_of_steps(instance: DagsterInstance, run_id: str) -> dict[str, str]:
     return ran_on
 
 
-def overheads(instance: DagsterInstance, run_id: str, sent_message: str = SUBMITTED) -> dict[str, float]:
-    """step -> seconds from the orchestrator's engine event containing `sent_message` to the step's STEP_START."""
+def overheads(
+    instance: DagsterInstance,
+    run_id: str,
+    sent_message: str = SUBMITTED,
+    sent_type: DagsterEventType = DagsterEventType.ENGINE_EVENT,
+) -> dict[str, float]:
+    """step -> seconds from the orchestrator's `sent_type` event containing `sent_message` to the step's STEP_START."""
     sent = {
         r.event_log_entry.step_key: r.event_log_entry.timestamp
-        for r in records(instance, run_id, DagsterEventType.ENGINE_EVENT)
+        for r in records(instance, run_id, sent_type)
         if r.event_log_entry.step_key and sent_message in r.event_log_entry.message
     }
     started = {
