@@ -15,6 +15,7 @@ re-execution.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing.forkserver
 import os
 import signal
 import subprocess
@@ -224,6 +225,9 @@ def test_a_killed_run_worker_fails_the_run_and_reexecution_redoes_only_the_unfin
                 monkeypatch.delenv(name)
             for name in ("DAGSTER_HOME", "SHORTS_DATA_DIR", "SHORTS_WATCH_DIR"):
                 monkeypatch.setenv(name, env[name])
+            # Steps fork from this process's forkserver, which keeps the environment it started with: one
+            # started by an earlier test in this worker would hand the steps that test's SHORTS_DATA_DIR.
+            multiprocessing.forkserver._forkserver._stop()  # type: ignore[attr-defined]
             reexecuted = time.monotonic()
             result = execute_job(
                 reconstructable(full_job),
