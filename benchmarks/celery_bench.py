@@ -105,6 +105,7 @@ def measure(name: str, cpu_workers: int, video: Path, endpoint: str, tmp: Path) 
     from resources.media.store import MediaStore
     from resources.records import SourceRequest
     from resources.settings import PipelineSettings
+    from tests.conftest import scratch_database
     from tests.system import celery_cluster as cluster
     from tests.system.daemon import isolated_env, stop_process_group, tail, write_dagster_home
 
@@ -113,8 +114,8 @@ def measure(name: str, cpu_workers: int, video: Path, endpoint: str, tmp: Path) 
     folder = tmp / name
     cpu_queue, api_queue = f"cpu-{tag}", f"api-{tag}"
     with ExitStack() as stack:
-        instance_db = stack.enter_context(cluster.scratch_database("bench"))
-        ledger = cluster.ledger_url(stack.enter_context(cluster.scratch_database("ledger")))
+        instance_db = stack.enter_context(scratch_database("bench"))
+        ledger = cluster.ledger_url(stack.enter_context(scratch_database("ledger")))
         home = folder / "dagster_home"
         write_dagster_home(home, instance_db)
         (folder / "inbox").mkdir()

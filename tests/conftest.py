@@ -6,6 +6,7 @@ means a missing install step, and it fails. Only tests marked `needs_docker_engi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Generator, Iterator
@@ -90,10 +91,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 
 
-@pytest.fixture
-def postgres_db() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL server, dropped afterwards (even with connections still open)."""
-    name = f"shorts_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def scratch_database(prefix: str = "shorts") -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server (its name), dropped afterwards even with connections open."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(**POSTGRES)
     admin.autocommit = True
     with admin.cursor() as cursor:
@@ -104,3 +105,10 @@ def postgres_db() -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped afterwards (even with connections still open)."""
+    with scratch_database() as name:
+        yield name

@@ -7,21 +7,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
-import psycopg2
 import redis
 from dagster import DagsterEventType, DagsterInstance, EventLogRecord, JobDefinition
 from moto.server import ThreadedMotoServer
 
 from definitions import build_definitions
 from resources.settings import PROJECT_ROOT, PipelineSettings
-from tests.conftest import POSTGRES
 from tests.system.daemon import start_process, stop_process_group, tail
 
 BIN = Path(sys.executable).parent
@@ -35,22 +32,6 @@ AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_
 def full_job() -> JobDefinition:
     """The job as the code location defines it, rebuilt from SHORTS_* by each worker process (reconstructable)."""
     return build_definitions(PipelineSettings.from_env()).resolve_job_def(JOB)
-
-
-@contextmanager
-def scratch_database(prefix: str) -> Iterator[str]:
-    """A fresh database on the local PostgreSQL server (its name), dropped afterwards even with connections open."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**POSTGRES)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def ledger_url(db_name: str) -> str:

@@ -45,7 +45,7 @@ from resources.media.store import MediaStore
 from resources.partition_keys import key_for_file
 from resources.records import SourceRequest
 from resources.settings import PipelineSettings
-from tests.conftest import SHORT_NARRATION
+from tests.conftest import SHORT_NARRATION, scratch_database
 from tests.system.celery_cluster import (
     BIN,
     Worker,
@@ -58,7 +58,6 @@ from tests.system.celery_cluster import (
     records,
     s3_env,
     s3_server,
-    scratch_database,
     step_keys,
     workers_of_steps,
 )
