@@ -16,12 +16,7 @@ def install_error_reporting(environ: Mapping[str, str]) -> bool:
     """Report this process's errors when $SENTRY_DSN is set; returns whether it does."""
     from resources.error_reporting import init_error_reporting
 
-    if not init_error_reporting(environ):
-        return False
-    import sentry_sdk
-
-    sentry_sdk.get_global_scope().set_tag("component", "daemon")
-    return True
+    return init_error_reporting(environ, component="daemon")
 
 
 def serve(argv: Sequence[str]) -> int:

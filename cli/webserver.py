@@ -190,13 +190,11 @@ def install_error_reporting(environ: Mapping[str, str]) -> bool:
     """
     from resources.error_reporting import init_error_reporting
 
-    if not init_error_reporting(environ):
+    if not init_error_reporting(environ, component="webserver"):  # every event of this process, routes too
         return False
     import dagster_webserver.app
-    import sentry_sdk
     from dagster_graphql.implementation.utils import ErrorCapture
 
-    sentry_sdk.get_global_scope().set_tag("component", "webserver")  # every event of this process, routes too
     ErrorCapture.on_exception = report_resolver_exception
     dagster_webserver.app.DagsterWebserver = reporting_webserver_class()  # type: ignore[misc]
     return True

@@ -55,8 +55,11 @@ _DAGSTER_META_ATTR = "dagster_meta"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def init_error_reporting(environ: Mapping[str, str]) -> bool:
-    """Start sending errors to Sentry when $SENTRY_DSN is set; returns whether it did. Without it: no-op."""
+def init_error_reporting(environ: Mapping[str, str], component: str = "") -> bool:
+    """Start sending errors to Sentry when $SENTRY_DSN is set; returns whether it did. Without it: no-op.
+
+    `component` (webserver, daemon) tags every event of this process.
+    """
     dsn = environ.get(DSN_ENV, "").strip()
     if not dsn:
         return False
@@ -75,6 +78,8 @@ def init_error_reporting(environ: Mapping[str, str]) -> bool:
             StarletteIntegration(),
         ],
     )
+    if component:
+        sentry_sdk.get_global_scope().set_tag("component", component)
     return True
 
 
