@@ -48,10 +48,8 @@ def _lines(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[st
 
 def audience(series: MetricsSeries) -> dict[tuple[str, str], float]:
     """(platform, metric) -> the latest value of each post, summed over the platform's posts."""
-    from resources.analytics.resource import every_observation
-
     latest: dict[tuple[str, str, str], tuple[datetime, float]] = {}
-    for item in every_observation(series):
+    for item in series.observations():
         if item.metric in AUDIENCE_METRICS:
             key = (item.partition_key, item.platform, item.metric)
             seen = latest.get(key)

